@@ -1,0 +1,142 @@
+// Dex, the OIDC issuer, as plain typed Kubernetes objects. No Helm chart: a CI
+// preview must never need a chart repository, and every object here is
+// rendered by a tested function in lib/dex.ts.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { stringify } from "yaml";
+import type { Exposure } from "./config";
+import {
+    DEX_HTTP_PORT,
+    DEX_NAMESPACE,
+    dexDisruptionBudget,
+    dexExposureSpec,
+    dexLabels,
+    dexNetworkPolicySpec,
+    dexPodTemplate,
+    dexStorageRules,
+} from "../lib/dex";
+
+export interface DexArgs {
+    /** Dex's config.yaml content (from lib/dex.ts `dexConfig`); it holds no secrets. */
+    config: Record<string, unknown>;
+    host: string;
+    githubClientId: pulumi.Input<string>;
+    githubClientSecret: pulumi.Input<string>;
+    replicas: number;
+    exposure: Exposure;
+}
+
+export class Dex extends pulumi.ComponentResource {
+    readonly namespace: pulumi.Output<string>;
+    readonly configYaml: string;
+
+    constructor(name: string, args: DexArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("platform-auth:auth:Dex", name, {}, opts);
+        const parent = { parent: this };
+        const metadata = (objectName: string) => ({ name: objectName, namespace: DEX_NAMESPACE, labels: dexLabels });
+        this.configYaml = stringify(args.config, { lineWidth: 0 });
+
+        const namespace = new k8s.core.v1.Namespace(
+            `${name}-namespace`,
+            {
+                metadata: {
+                    name: DEX_NAMESPACE,
+                    labels: {
+                        ...dexLabels,
+                        "pod-security.kubernetes.io/enforce": "restricted",
+                        "pod-security.kubernetes.io/enforce-version": "latest",
+                    },
+                },
+            },
+            parent,
+        );
+        const inNamespace = { parent: this, dependsOn: [namespace] };
+
+        const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: metadata("dex") }, inNamespace);
+        const role = new k8s.rbac.v1.Role(`${name}-storage`, { metadata: metadata("dex-storage"), rules: dexStorageRules.namespaced }, inNamespace);
+        new k8s.rbac.v1.RoleBinding(
+            `${name}-storage`,
+            {
+                metadata: metadata("dex-storage"),
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+                subjects: [{ kind: "ServiceAccount", name: serviceAccount.metadata.name, namespace: DEX_NAMESPACE }],
+            },
+            inNamespace,
+        );
+        const clusterRole = new k8s.rbac.v1.ClusterRole(
+            `${name}-crds`,
+            { metadata: { name: "dex-storage-crds", labels: dexLabels }, rules: dexStorageRules.cluster },
+            parent,
+        );
+        new k8s.rbac.v1.ClusterRoleBinding(
+            `${name}-crds`,
+            {
+                metadata: { name: "dex-storage-crds", labels: dexLabels },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole.metadata.name },
+                subjects: [{ kind: "ServiceAccount", name: serviceAccount.metadata.name, namespace: DEX_NAMESPACE }],
+            },
+            parent,
+        );
+
+        // Not a ConfigMap: the config is only $VAR references today, but a
+        // Secret keeps it out of `view`'s reach should anyone inline a value.
+        const configSecret = new k8s.core.v1.Secret(
+            `${name}-config`,
+            { metadata: metadata("dex-config"), type: "Opaque", stringData: { "config.yaml": this.configYaml } },
+            inNamespace,
+        );
+        const credentials = new k8s.core.v1.Secret(
+            `${name}-github`,
+            {
+                metadata: metadata("dex-github"),
+                type: "Opaque",
+                stringData: { "client-id": args.githubClientId, "client-secret": pulumi.secret(args.githubClientSecret) },
+            },
+            inNamespace,
+        );
+
+        const deployment = new k8s.apps.v1.Deployment(
+            `${name}`,
+            {
+                metadata: metadata("dex"),
+                spec: {
+                    replicas: args.replicas,
+                    selector: { matchLabels: dexLabels },
+                    strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+                    template: dexPodTemplate({
+                        configSecretName: "dex-config",
+                        credentialsSecretName: "dex-github",
+                        serviceAccountName: "dex",
+                        configYaml: this.configYaml,
+                    }),
+                },
+            },
+            { parent: this, dependsOn: [namespace, serviceAccount, configSecret, credentials] },
+        );
+
+        const service = new k8s.core.v1.Service(
+            `${name}`,
+            {
+                metadata: metadata("dex"),
+                spec: { selector: dexLabels, ports: [{ name: "http", port: DEX_HTTP_PORT, targetPort: "http", protocol: "TCP" }] },
+            },
+            inNamespace,
+        );
+        new k8s.policy.v1.PodDisruptionBudget(
+            `${name}`,
+            { metadata: metadata("dex"), spec: { selector: { matchLabels: dexLabels }, ...dexDisruptionBudget(args.replicas) } },
+            { parent: this, dependsOn: [deployment] },
+        );
+        new k8s.networking.v1.NetworkPolicy(`${name}`, { metadata: metadata("dex"), spec: dexNetworkPolicySpec() }, inNamespace);
+
+        const exposure = dexExposureSpec(args.exposure, args.host, "dex");
+        if (exposure.kind === "HTTPRoute") {
+            new k8s.apiextensions.CustomResource(`${name}-route`, { ...exposure, metadata: metadata("dex") }, { parent: this, dependsOn: [service] });
+        } else {
+            new k8s.networking.v1.Ingress(`${name}-ingress`, { metadata: metadata("dex"), spec: exposure.spec }, { parent: this, dependsOn: [service] });
+        }
+
+        this.namespace = namespace.metadata.name;
+        this.registerOutputs({ namespace: this.namespace });
+    }
+}

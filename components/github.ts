@@ -1,0 +1,47 @@
+// The GitHub side: what GitHub's API can manage, and the exact values for what
+// it cannot. OAuth apps cannot be created through the API, so their client ID
+// and secret arrive as stack config; this component only says where to
+// register the app. The teams it manages are the ones whose membership Dex
+// turns into the `<org>:<team>` groups claim.
+import * as github from "@pulumi/github";
+import * as pulumi from "@pulumi/pulumi";
+import type { GitHubTeam } from "./config";
+
+export interface GitHubOrgArgs {
+    /** The provider is configured for this org (`github:owner`). */
+    org: string;
+    teams: GitHubTeam[];
+    issuerUrl: string;
+    callbackUrl: string;
+}
+
+export interface OAuthAppRegistration {
+    homepageUrl: string;
+    callbackUrl: string;
+}
+
+export class GitHubOrg extends pulumi.ComponentResource {
+    readonly oauthApp: OAuthAppRegistration;
+    readonly teamSlugs: pulumi.Output<string>[];
+
+    constructor(name: string, args: GitHubOrgArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("platform-auth:auth:GitHubOrg", name, {}, opts);
+        this.oauthApp = { homepageUrl: args.issuerUrl, callbackUrl: args.callbackUrl };
+        this.teamSlugs = args.teams.map((team) => {
+            const created = new github.Team(
+                `${name}-${team.slug}`,
+                { name: team.slug, description: team.description, privacy: "closed", createDefaultMaintainer: false },
+                { parent: this },
+            );
+            for (const member of team.members) {
+                new github.TeamMembership(
+                    `${name}-${team.slug}-${member.username.toLowerCase()}`,
+                    { teamId: created.id, username: member.username, role: member.role },
+                    { parent: this },
+                );
+            }
+            return created.slug;
+        });
+        this.registerOutputs({ oauthApp: this.oauthApp, teamSlugs: this.teamSlugs });
+    }
+}

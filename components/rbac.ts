@@ -1,0 +1,38 @@
+// Read-only RBAC for OIDC identities: cluster-reader plus two bindings. No OIDC
+// subject is ever bound to cluster-admin, admin or edit; writes are break-glass
+// only, through the root client certificate.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { CLUSTER_READER_ROLE, READ_ONLY_BINDINGS, type PolicyRule, type Subject } from "../lib/rbac";
+
+export interface ReadOnlyRbacArgs {
+    clusterReaderRules: PolicyRule[];
+    subjects: Subject[];
+}
+
+export class ReadOnlyRbac extends pulumi.ComponentResource {
+    readonly bindingNames: string[];
+
+    constructor(name: string, args: ReadOnlyRbacArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("platform-auth:auth:ReadOnlyRbac", name, {}, opts);
+        const labels = { "app.kubernetes.io/part-of": "platform-auth" };
+        const clusterReader = new k8s.rbac.v1.ClusterRole(
+            `${name}-${CLUSTER_READER_ROLE}`,
+            { metadata: { name: CLUSTER_READER_ROLE, labels }, rules: args.clusterReaderRules },
+            { parent: this },
+        );
+        this.bindingNames = Object.keys(READ_ONLY_BINDINGS);
+        for (const [binding, role] of Object.entries(READ_ONLY_BINDINGS)) {
+            new k8s.rbac.v1.ClusterRoleBinding(
+                `${name}-${binding}`,
+                {
+                    metadata: { name: binding, labels },
+                    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role },
+                    subjects: args.subjects,
+                },
+                { parent: this, dependsOn: role === CLUSTER_READER_ROLE ? [clusterReader] : [] },
+            );
+        }
+        this.registerOutputs({ bindingNames: this.bindingNames });
+    }
+}

@@ -1,0 +1,83 @@
+// Runs the real program under Pulumi's mock engine, with a stack's real
+// Pulumi.<stack>.yaml plus the user-set keys, and records every resource.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
+import { PROJECT } from "../../components/config";
+import { platformAuth } from "../../program";
+
+export const REPO_ROOT = join(__dirname, "..", "..", "..");
+
+export interface RecordedResource {
+    type: string;
+    name: string;
+    inputs: Record<string, any>;
+}
+
+export type Outputs = ReturnType<typeof platformAuth>;
+
+export interface StackRun {
+    resources: RecordedResource[];
+    outputs: Outputs;
+    /** Resolves an output (or plain value) the program returned. */
+    value<T>(input: pulumi.Input<T>): Promise<T>;
+}
+
+/** Stack config as Pulumi hands it to the program: structured values as JSON text. */
+export function stackFileConfig(stack: string): Record<string, string> {
+    const file = parse(readFileSync(join(REPO_ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
+    return Object.fromEntries(
+        Object.entries(file.config).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]),
+    );
+}
+
+export const USER_KEYS = {
+    githubClientId: "Ov23liTestClientId01",
+    githubClientSecret: "test-github-client-secret-0123456789abcdef",
+};
+
+/**
+ * Runs the program for `stack`. `userKeys` are the hand-set keys (without the
+ * project prefix); `overrides` replace stack-file values (undefined removes one).
+ */
+export async function runStack(
+    stack: string,
+    userKeys: Record<string, string>,
+    overrides: Record<string, string | undefined> = {},
+): Promise<StackRun> {
+    const resources: RecordedResource[] = [];
+    await pulumi.runtime.setMocks(
+        {
+            newResource(args) {
+                resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+                const state = args.type === "github:index/team:Team" ? { ...args.inputs, slug: args.inputs.name } : args.inputs;
+                return { id: `${args.name}-id`, state };
+            },
+            call: (args) => args.inputs,
+        },
+        PROJECT,
+        stack,
+        true,
+    );
+    const config: Record<string, string> = { ...stackFileConfig(stack) };
+    for (const [key, value] of Object.entries({ ...userKeys, ...overrides })) {
+        const fullKey = key.includes(":") ? key : `${PROJECT}:${key}`;
+        if (value === undefined) delete config[fullKey];
+        else config[fullKey] = value;
+    }
+    pulumi.runtime.setAllConfig(config, [`${PROJECT}:githubClientSecret`]);
+    const outputs = platformAuth();
+    await settle();
+    return {
+        resources,
+        outputs,
+        value: <T>(input: pulumi.Input<T>) =>
+            new Promise<T>((resolve) => pulumi.output(input).apply((v) => resolve(v as T))),
+    };
+}
+
+/** Waits until the mock engine has answered every registration the program made. */
+async function settle(): Promise<void> {
+    await pulumi.runtime.disconnect();
+}
