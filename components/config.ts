@@ -106,7 +106,7 @@ export function parseConfig(stack: string, raw: RawConfig): PlatformAuthConfig {
     }
 
     const githubTeams = read.list("githubTeams", (value, at) => parseTeam(value, at, fail)) ?? [];
-    if (githubTeams.length === 0 && raw.githubTeams !== undefined) {
+    if (raw.githubTeams?.trim() === "[]") {
         fail("githubTeams", "list at least one team; Dex only admits members of these teams.");
     }
     const teamSlugs = new Set(githubTeams.map((t) => t.slug));

@@ -33,7 +33,7 @@ export const APISERVER_AUDIENCE = "kube-apiserver";
 export const KUBELOGIN_REDIRECT_URIS = ["http://localhost:8000", "http://localhost:18000"];
 export const OIDC_PREFIX = "oidc:";
 
-export function oidcContract(config: PlatformAuthConfig): OidcContract {
+export function oidcContract(config: Pick<PlatformAuthConfig, "domain" | "issuerCaPem">): OidcContract {
     return {
         issuerUrl: `https://dex.${config.domain}`,
         clientId: KUBECTL_CLIENT_ID,

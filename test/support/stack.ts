@@ -67,7 +67,13 @@ export async function runStack(
         else config[fullKey] = value;
     }
     pulumi.runtime.setAllConfig(config, [`${PROJECT}:githubClientSecret`]);
-    const outputs = platformAuth();
+    let outputs: Outputs;
+    try {
+        outputs = platformAuth();
+    } catch (error) {
+        await settle();
+        throw new ProgramFailed(error as Error, resources);
+    }
     await settle();
     return {
         resources,
@@ -75,6 +81,16 @@ export async function runStack(
         value: <T>(input: pulumi.Input<T>) =>
             new Promise<T>((resolve) => pulumi.output(input).apply((v) => resolve(v as T))),
     };
+}
+
+/** The program threw; `resources` is what it had registered by then. */
+export class ProgramFailed extends Error {
+    constructor(
+        readonly error: Error,
+        readonly resources: RecordedResource[],
+    ) {
+        super(error.message);
+    }
 }
 
 /** Waits until the mock engine has answered every registration the program made. */

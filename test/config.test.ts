@@ -1,0 +1,111 @@
+import * as pulumi from "@pulumi/pulumi";
+import { expect } from "chai";
+import { ConfigError, parseConfig, parseTalosVersion, type RawConfig } from "../components/config";
+import { makeCa, makeLeaf } from "./support/pki";
+import { ProgramFailed, runStack, stackFileConfig, USER_KEYS } from "./support/stack";
+
+const ca = makeCa("platform-auth test CA");
+
+/** The local stack's raw config as the program sees it, plus the user keys. */
+function localRaw(overrides: Record<string, string | undefined> = {}): RawConfig {
+    const raw: RawConfig = {};
+    for (const [key, value] of Object.entries(stackFileConfig("local"))) {
+        if (key.startsWith("platform-auth:")) raw[key.slice("platform-auth:".length)] = value;
+    }
+    return { ...raw, ...USER_KEYS, issuerCaPem: ca.certPem, ...overrides };
+}
+
+/** The problems parseConfig reports for one bad value. */
+function problemsFor(overrides: Record<string, string | undefined>) {
+    try {
+        parseConfig("local", localRaw(overrides));
+    } catch (error) {
+        expect(error).to.be.instanceOf(ConfigError);
+        return (error as ConfigError).problems;
+    }
+    throw new Error(`config ${JSON.stringify(overrides)} was accepted`);
+}
+
+describe("config: bad values are refused with the key named", () => {
+    const cases: [string, Record<string, string | undefined>, string, RegExp][] = [
+        ["a domain given as a URL", { domain: "https://platform.lan" }, "domain", /is a URL; give the bare DNS name/],
+        ["a domain that is not a DNS name", { domain: "Platform_LAN" }, "domain", /not a lowercase DNS name/],
+        ["a missing domain", { domain: undefined }, "domain", /is missing/],
+        ["an invalid email", { readOnlyUsers: JSON.stringify(["ned@"]) }, "readOnlyUsers[0]", /not an email address/],
+        ["a malformed team", { githubTeams: JSON.stringify(["platform", { slug: "Platform Team" }]) }, "githubTeams[1]", /not a team/],
+        ["a group without a team", { readOnlyGroups: JSON.stringify(["devantler-tech"]) }, "readOnlyGroups[0]", /not "<org>:<team-slug>"/],
+        ["a group of another org", { readOnlyGroups: JSON.stringify(["other-org:platform"]) }, "readOnlyGroups[0]", /names org "other-org"/],
+        ["a group whose team Dex never admits", { readOnlyGroups: JSON.stringify(["devantler-tech:ops"]) }, "readOnlyGroups[0]", /team "ops" is not in githubTeams/],
+        ["an empty client ID", { githubClientId: "" }, "githubClientId", /is missing; set the Client ID/],
+        ["a missing secret", { githubClientSecret: undefined }, "githubClientSecret", /pulumi config set --secret githubClientSecret/],
+        ["a PEM that is not a certificate", { issuerCaPem: "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----" }, "issuerCaPem", /does not parse as a PEM X.509/],
+        ["a path instead of a PEM", { issuerCaPem: "/home/ned/.local/share/mkcert/rootCA.pem" }, "issuerCaPem", /pass the file's content, not its path/],
+        ["a server certificate instead of the CA", { issuerCaPem: makeLeaf(ca, "dex", "/CN=dex.platform.lan", "DNS:dex.platform.lan").certPem }, "issuerCaPem", /not a CA certificate/],
+        ["a missing CA on a private-CA stack", { issuerCaPem: undefined }, "issuerCaPem", /mkcert -CAROOT/],
+        ["an unknown Talos version", { talosVersion: "v1.9" }, "talosVersion", /not a known Talos version; use one of v1\.10, .*v1\.14/],
+        ["a Talos version that is not a version", { talosVersion: "latest" }, "talosVersion", /not a known Talos version/],
+        ["a replica count below 1", { dexReplicas: "0" }, "dexReplicas", /at least 1/],
+        ["a fractional replica count", { dexReplicas: "1.5" }, "dexReplicas", /whole number/],
+        ["an ID token lifetime as long as Dex's default", { tokenLifetimes: JSON.stringify({ idToken: "24h" }) }, "tokenLifetimes.idToken", /not shorter than Dex's 24h default/],
+        ["a lifetime that is not a duration", { tokenLifetimes: JSON.stringify({ refreshTokenAbsolute: "forever" }) }, "tokenLifetimes.refreshTokenAbsolute", /not a positive Go duration/],
+        ["an idle limit beyond the absolute one", { tokenLifetimes: JSON.stringify({ refreshTokenIdle: "800h" }) }, "tokenLifetimes.refreshTokenIdle", /exceeds refreshTokenAbsolute/],
+        ["Dex's credential group as a readable group", { readOnlyApiGroups: JSON.stringify(["dex.coreos.com"]) }, "readOnlyApiGroups[0]", /holds credentials/],
+        ["the core group as a readable group", { readOnlyApiGroups: JSON.stringify([""]) }, "readOnlyApiGroups[0]", /core group is never wildcarded/],
+        ["an unknown exposure kind", { exposure: JSON.stringify({ kind: "loadbalancer" }) }, "exposure", /use "httproute" or "ingress"/],
+        ["an httproute without its gateway", { exposure: JSON.stringify({ kind: "httproute" }) }, "exposure", /needs gatewayName and gatewayNamespace/],
+        ["an empty team list", { githubTeams: "[]", readOnlyGroups: "[]" }, "githubTeams", /at least one team/],
+        ["a list given as a scalar", { readOnlyUsers: "ned@devantler.tech" }, "readOnlyUsers", /YAML list or map/],
+    ];
+    for (const [what, overrides, key, message] of cases) {
+        it(`refuses ${what} and names ${key}`, () => {
+            const problems = problemsFor(overrides);
+            expect(problems.map((p) => p.key)).to.deep.equal([key]);
+            expect(problems[0].message).to.match(message);
+        });
+    }
+
+    it("reports every problem at once, each prefixed with its full key", () => {
+        try {
+            parseConfig("local", localRaw({ domain: "https://x", dexReplicas: "0" }));
+            expect.fail("accepted");
+        } catch (error) {
+            expect((error as Error).message).to.match(/platform-auth:domain: .*\n\s+- platform-auth:dexReplicas: /);
+        }
+    });
+
+    it("refuses bad config before any resource is created", async () => {
+        const failure = await runStack("local", { ...USER_KEYS, issuerCaPem: ca.certPem }, { "platform-auth:domain": "https://platform.lan" }).then(
+            () => expect.fail("the program accepted a URL as the domain"),
+            (error: unknown) => error as ProgramFailed,
+        );
+        expect(failure).to.be.instanceOf(ProgramFailed);
+        expect(failure.error).to.be.instanceOf(ConfigError);
+        expect(failure.resources.map((r) => r.type)).to.deep.equal([]);
+    });
+});
+
+describe("config: good values", () => {
+    it("accepts each stack's file with only the user keys", () => {
+        const config = parseConfig("local", localRaw());
+        expect(config.domain).to.equal("platform.lan");
+        expect(config.githubTeams.map((t) => t.slug)).to.deep.equal(["platform"]);
+        expect(config.issuerCaPem).to.equal(ca.certPem.trim() + "\n");
+    });
+
+    it("defaults token lifetimes to bounded values", () => {
+        const config = parseConfig("local", localRaw({ tokenLifetimes: undefined }));
+        expect(config.tokenLifetimes).to.deep.equal({ idToken: "1h", refreshTokenIdle: "168h", refreshTokenAbsolute: "720h" });
+    });
+
+    it("reads Talos versions in the forms talosctl prints", () => {
+        expect(parseTalosVersion("v1.13.9")?.minor).to.equal(13);
+        expect(parseTalosVersion("1.14")?.minor).to.equal(14);
+        expect(parseTalosVersion("v1.14.0-rc.1")?.minor).to.equal(14);
+        expect(parseTalosVersion("v2.0")).to.equal(undefined);
+    });
+
+    it("keeps the client secret a Pulumi secret", async () => {
+        const config = parseConfig("local", localRaw());
+        expect(await pulumi.isSecret(config.githubClientSecret)).to.equal(true);
+    });
+});

@@ -1,0 +1,190 @@
+// Both stacks, loaded from their real Pulumi.<stack>.yaml with only the
+// user-set keys, checked for the promises users rely on.
+import { expect } from "chai";
+import { parse, parseAllDocuments } from "yaml";
+import { makeCa } from "./support/pki";
+import { byKind, dexConfigOf, dexTokenAudience, isSecretValue, one, reveal } from "./support/resources";
+import { runStack, USER_KEYS, type StackRun } from "./support/stack";
+
+const ca = makeCa("mkcert development CA");
+const STACKS = {
+    local: { domain: "platform.lan", userKeys: { ...USER_KEYS, issuerCaPem: ca.certPem }, replicas: 1 },
+    prod: { domain: "platform.devantler.tech", userKeys: USER_KEYS, replicas: 2 },
+};
+
+/** The kubelogin exec entry from the kubeconfigUser output. */
+function execOf(run: StackRun) {
+    return parse(run.outputs.kubeconfigUser).user.exec as { apiVersion: string; command: string; args: string[] };
+}
+function flagValues(args: string[], flag: string): string[] {
+    return args.filter((a) => a.startsWith(`${flag}=`)).map((a) => a.slice(flag.length + 1));
+}
+
+/** The apiserver's OIDC settings, read back from the Talos patch whatever its mode. */
+function apiServerOidc(run: StackRun) {
+    const docs = parseAllDocuments(run.outputs.talosPatch).map((d) => d.toJS());
+    const authDoc = docs.find((d) => d.kind === "KubeAuthenticationConfig");
+    if (authDoc) {
+        const jwt = authDoc.configuration.jwt[0];
+        return { issuer: jwt.issuer.url, audiences: jwt.issuer.audiences, usernamePrefix: jwt.claimMappings.username.prefix, usernameClaim: jwt.claimMappings.username.claim, groupsPrefix: jwt.claimMappings.groups.prefix, groupsClaim: jwt.claimMappings.groups.claim, ca: jwt.issuer.certificateAuthority };
+    }
+    const args = docs[0].cluster.apiServer.extraArgs;
+    const caFile = docs[0].machine?.files?.find((f: any) => args["oidc-ca-file"]?.endsWith(f.path.split("/").pop()));
+    return { issuer: args["oidc-issuer-url"], audiences: [args["oidc-client-id"]], usernamePrefix: args["oidc-username-prefix"], usernameClaim: args["oidc-username-claim"], groupsPrefix: args["oidc-groups-prefix"], groupsClaim: args["oidc-groups-claim"], ca: caFile?.content };
+}
+
+for (const [stack, expected] of Object.entries(STACKS)) {
+    describe(`stack ${stack}`, () => {
+        let run: StackRun;
+        before(async () => {
+            run = await runStack(stack, expected.userKeys);
+        });
+
+        it(`serves the issuer at https://dex.${expected.domain}, and every party uses it`, () => {
+            const issuer = `https://dex.${expected.domain}`;
+            expect(run.outputs.issuerUrl).to.equal(issuer);
+            expect(dexConfigOf(run.resources).issuer).to.equal(issuer);
+            expect(apiServerOidc(run).issuer).to.equal(issuer);
+            expect(flagValues(execOf(run).args, "--oidc-issuer-url")).to.deep.equal([issuer]);
+            const route = one(run.resources, "HTTPRoute");
+            expect(route.inputs.spec.hostnames).to.deep.equal([`dex.${expected.domain}`]);
+            expect(route.inputs.spec.parentRefs).to.deep.equal([{ name: "platform", namespace: "kube-system", sectionName: "https" }]);
+        });
+
+        it("issues kubelogin a token whose audience the apiserver accepts", () => {
+            const args = execOf(run).args;
+            const [clientId] = flagValues(args, "--oidc-client-id");
+            expect(clientId).to.equal(run.outputs.kubectlClientId);
+            const scopes = ["openid", ...flagValues(args, "--oidc-extra-scope")];
+            const aud = dexTokenAudience(dexConfigOf(run.resources), clientId, scopes);
+            const accepted = apiServerOidc(run).audiences;
+            expect(accepted.some((a: string) => aud.includes(a)), `aud ${aud} vs apiserver ${accepted}`).to.equal(true);
+            // Without the audience scope (the seed's defect) the token would be refused.
+            const naive = dexTokenAudience(dexConfigOf(run.resources), clientId, ["openid", "email"]);
+            expect(accepted.some((a: string) => naive.includes(a))).to.equal(false);
+        });
+
+        it("asks for offline_access so Dex issues a refresh token, and bounds its lifetime", () => {
+            expect(flagValues(execOf(run).args, "--oidc-extra-scope")).to.include.members(["email", "profile", "groups", "offline_access"]);
+            const expiry = dexConfigOf(run.resources).expiry;
+            expect(expiry.idTokens).to.equal("1h");
+            expect(expiry.refreshTokens).to.include({ validIfNotUsedFor: "168h", absoluteLifetime: "720h" });
+        });
+
+        it("registers a public kubectl client for both of kubelogin's callback ports", () => {
+            const client = dexConfigOf(run.resources).staticClients.find((c: any) => c.id === run.outputs.kubectlClientId);
+            expect(client).to.include({ public: true });
+            expect(client.redirectURIs).to.deep.equal(["http://localhost:8000", "http://localhost:18000"]);
+        });
+
+        it("maps email and groups with the oidc: prefix that the RBAC subjects use", () => {
+            const oidc = apiServerOidc(run);
+            expect(oidc).to.include({ usernameClaim: "email", usernamePrefix: "oidc:", groupsClaim: "groups", groupsPrefix: "oidc:" });
+            const subjects = one(run.resources, "ClusterRoleBinding", "oidc-view").inputs.subjects;
+            expect(subjects).to.deep.equal([
+                { apiGroup: "rbac.authorization.k8s.io", kind: "User", name: `${oidc.usernamePrefix}ned@devantler.tech` },
+                { apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: `${oidc.groupsPrefix}devantler-tech:platform` },
+            ]);
+        });
+
+        it("limits the GitHub connector to the org's allowed teams, by slug", () => {
+            const connector = dexConfigOf(run.resources).connectors[0];
+            expect(connector.type).to.equal("github");
+            expect(connector.config.orgs).to.deep.equal([{ name: "devantler-tech", teams: ["platform"] }]);
+            expect(connector.config.teamNameField).to.equal("slug");
+            expect(connector.config.redirectURI).to.equal(`https://dex.${expected.domain}/callback`);
+            expect(run.outputs.githubOAuthApp).to.deep.equal({ homepageUrl: `https://dex.${expected.domain}`, callbackUrl: `https://dex.${expected.domain}/callback` });
+        });
+
+        it("manages the allowed GitHub team and its members", () => {
+            expect(byKind(run.resources, "Team").map((t) => t.inputs.name)).to.deep.equal(["platform"]);
+            expect(one(run.resources, "TeamMembership").inputs).to.include({ username: "devantler", role: "maintainer" });
+        });
+
+        it(`runs ${expected.replicas} hardened Dex replica(s) that roll without downtime`, () => {
+            const spec = one(run.resources, "Deployment", "dex").inputs.spec;
+            expect(spec.replicas).to.equal(expected.replicas);
+            expect(spec.strategy.rollingUpdate.maxUnavailable).to.equal(0);
+            const pod = spec.template.spec;
+            expect(pod.securityContext).to.include({ runAsNonRoot: true });
+            expect(pod.securityContext.seccompProfile.type).to.equal("RuntimeDefault");
+            const container = pod.containers[0];
+            expect(container.image).to.match(/^ghcr\.io\/dexidp\/dex:v2\.45\.\d+/);
+            expect(container.securityContext).to.deep.include({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+            expect(container.volumeMounts).to.deep.include({ name: "tmp", mountPath: "/tmp" });
+            expect(container.readinessProbe.httpGet.path).to.equal("/healthz/ready");
+            expect(container.livenessProbe.httpGet.path).to.equal("/healthz/live");
+            const budget = one(run.resources, "PodDisruptionBudget").inputs.spec;
+            expect(expected.replicas > 1 ? budget.minAvailable : budget.maxUnavailable).to.equal(1);
+            expect(one(run.resources, "Namespace").inputs.metadata.labels["pod-security.kubernetes.io/enforce"]).to.equal("restricted");
+        });
+
+        it("keeps the GitHub client secret out of every non-secret place", async () => {
+            const secret = USER_KEYS.githubClientSecret;
+            const credentials = one(run.resources, "Secret", "dex-github").inputs.stringData;
+            expect(isSecretValue(credentials)).to.equal(true);
+            expect(reveal(credentials)["client-secret"]).to.equal(secret);
+            for (const resource of run.resources.filter((r) => r.inputs.metadata?.name !== "dex-github")) {
+                expect(JSON.stringify(reveal(resource.inputs)), `${resource.type} ${resource.name}`).not.to.include(secret);
+            }
+            expect(JSON.stringify(run.outputs)).not.to.include(secret);
+            const env = one(run.resources, "Deployment", "dex").inputs.spec.template.spec.containers[0].env;
+            expect(env.find((e: any) => e.name === "GITHUB_CLIENT_SECRET")).to.deep.equal({ name: "GITHUB_CLIENT_SECRET", valueFrom: { secretKeyRef: { name: "dex-github", key: "client-secret" } } });
+            expect(dexConfigOf(run.resources).connectors[0].config.clientSecret).to.equal("$GITHUB_CLIENT_SECRET");
+            expect(byKind(run.resources, "ConfigMap")).to.have.length(0);
+        });
+
+        it("produces the same resources on every run (idempotent previews)", async () => {
+            const again = await runStack(stack, expected.userKeys);
+            expect(again.resources.map((r) => [r.type, r.name, r.inputs])).to.deep.equal(run.resources.map((r) => [r.type, r.name, r.inputs]));
+            expect(again.outputs).to.deep.equal(run.outputs);
+        });
+
+        it("rolls Dex's pods when its config changes, and only then", async () => {
+            const annotation = (r: StackRun) => one(r.resources, "Deployment", "dex").inputs.spec.template.metadata.annotations["platform-auth/config-sha256"];
+            const changed = await runStack(stack, expected.userKeys, { "platform-auth:tokenLifetimes": JSON.stringify({ idToken: "30m" }) });
+            expect(annotation(changed)).to.match(/^[0-9a-f]{64}$/).and.not.equal(annotation(run));
+            const unrelated = await runStack(stack, expected.userKeys, { "platform-auth:readOnlyUsers": JSON.stringify(["ops@devantler.tech"]) });
+            expect(annotation(unrelated)).to.equal(annotation(run));
+        });
+
+        it("only renders the Talos patch unless nodes are configured, then applies and reverts it with talosctl", async () => {
+            expect(byKind(run.resources, "Command")).to.have.length(0);
+            const withNodes = await runStack(stack, expected.userKeys, { "platform-auth:talosNodes": JSON.stringify(["10.0.0.2", "10.0.0.3"]) });
+            const command = one(withNodes.resources, "Command").inputs;
+            expect(command.environment.TALOS_NODES).to.equal("10.0.0.2 10.0.0.3");
+            expect(command.environment.TALOS_PATCH).to.equal(withNodes.outputs.talosPatch);
+            expect(command.create).to.match(/talosctl patch machineconfig --nodes "\$node" .*"@\$patch_file"/).and.include('"$TALOS_PATCH"');
+            expect(command.update).to.equal(command.create);
+            expect(command.delete).to.include('"$TALOS_REVERT_PATCH"');
+        });
+    });
+}
+
+describe("CA handling", () => {
+    it("the local stack hands mkcert's CA to both kubelogin and the apiserver", async () => {
+        const run = await runStack("local", STACKS.local.userKeys);
+        const [caData] = flagValues(execOf(run).args, "--certificate-authority-data");
+        expect(Buffer.from(caData, "base64").toString()).to.equal(ca.certPem);
+        expect(apiServerOidc(run).ca).to.equal(ca.certPem);
+        const args = parseAllDocuments(run.outputs.talosPatch)[0].toJS().cluster.apiServer;
+        expect(args.extraVolumes[0]).to.include({ mountPath: "/etc/kubernetes/oidc", readonly: true });
+        expect(args.extraArgs["oidc-ca-file"]).to.equal("/etc/kubernetes/oidc/issuer-ca.pem");
+    });
+
+    it("the prod stack relies on public trust and carries no CA", async () => {
+        const run = await runStack("prod", USER_KEYS);
+        expect(flagValues(execOf(run).args, "--certificate-authority-data")).to.deep.equal([]);
+        expect(apiServerOidc(run).ca).to.equal(undefined);
+        expect(run.outputs.talosPatch).not.to.include("oidc-ca-file");
+    });
+
+    it("Talos 1.14 gets the CA inline in a KubeAuthenticationConfig and no .cluster.apiServer", async () => {
+        const run = await runStack("local", STACKS.local.userKeys, { "platform-auth:talosVersion": "v1.14.0" });
+        const docs = parseAllDocuments(run.outputs.talosPatch).map((d) => d.toJS());
+        expect(docs.map((d) => d.kind)).to.deep.equal(["KubeAuthenticationConfig"]);
+        expect(docs[0].configuration.jwt[0].issuer.certificateAuthority).to.equal(ca.certPem);
+        expect(run.outputs.talosPatch).not.to.match(/apiServer|oidc-/);
+        expect(run.outputs.talosPatchMode).to.equal("authenticationConfig");
+    });
+});

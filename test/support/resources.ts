@@ -1,0 +1,50 @@
+// Reading what the mock engine recorded: find resources, and see through the
+// secret wrapper Pulumi puts around secret inputs.
+import { parse } from "yaml";
+import type { RecordedResource } from "./stack";
+
+/** Pulumi's wire signature for a secret value. */
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+
+export function isSecretValue(value: unknown): value is { value: unknown } {
+    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+}
+
+/** The value with every secret wrapper removed. */
+export function reveal<T = any>(value: unknown): T {
+    if (isSecretValue(value)) return reveal(value.value);
+    if (Array.isArray(value)) return value.map(reveal) as T;
+    if (typeof value === "object" && value !== null) {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)])) as T;
+    }
+    return value as T;
+}
+
+export function byKind(resources: RecordedResource[], kind: string): RecordedResource[] {
+    return resources.filter((r) => r.type.endsWith(`:${kind}`));
+}
+
+export function one(resources: RecordedResource[], kind: string, name?: string): RecordedResource {
+    const matches = byKind(resources, kind).filter((r) => name === undefined || r.inputs.metadata?.name === name || r.name === name);
+    if (matches.length !== 1) throw new Error(`expected one ${kind}${name ? ` ${name}` : ""}, found ${matches.length}`);
+    return matches[0];
+}
+
+/** Dex's config.yaml as the program stores it. */
+export function dexConfigOf(resources: RecordedResource[]): any {
+    return parse(reveal(one(resources, "Secret", "dex-config").inputs.stringData)["config.yaml"]);
+}
+
+/** Dex's rule for `aud`: the requester, plus each peer named by a cross-client scope that trusts it. */
+export function dexTokenAudience(dexConfig: any, clientId: string, scopes: string[]): string[] {
+    const audience = [clientId];
+    for (const scope of scopes) {
+        const peer = /^audience:server:client_id:(.+)$/.exec(scope)?.[1];
+        if (!peer) continue;
+        const peerClient = dexConfig.staticClients.find((c: any) => c.id === peer);
+        if (!peerClient?.trustedPeers?.includes(clientId)) throw new Error(`Dex refuses: peer ${peer} does not trust ${clientId}`);
+        audience.push(peer);
+    }
+    return audience;
+}
