@@ -1,0 +1,105 @@
+// Dex as the program configures it, with exactly two substitutions: the GitHub
+// connector becomes Dex's local password DB (static users with emails and
+// groups), and storage points at the test apiserver through a kubeconfig.
+// Dex must also listen somewhere: here it serves the issuer's TLS itself on
+// loopback, where the cluster's gateway would terminate it.
+import { request } from "node:https";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { hashSync } from "bcryptjs";
+import { stringify } from "yaml";
+import { freePort, start, waitFor, type Service } from "./processes";
+
+export interface StaticUser {
+    email: string;
+    username: string;
+    password: string;
+    groups: string[];
+}
+
+export interface DexRuntime {
+    kubeconfig: string;
+    tlsCert: string;
+    tlsKey: string;
+    users: StaticUser[];
+    /** Only for the refresh step: shorter lifetimes, everything else as produced. */
+    expiry?: Record<string, unknown>;
+}
+
+export function e2eDexConfig(produced: any, runtime: DexRuntime, telemetryPort: number): Record<string, unknown> {
+    const [connector, ...others] = produced.connectors;
+    if (connector?.type !== "github" || others.length > 0) throw new Error("expected exactly one GitHub connector in the program's Dex config");
+    if (produced.storage?.type !== "kubernetes" || produced.storage.config?.inCluster !== true) throw new Error("expected in-cluster Kubernetes storage in the program's Dex config");
+    const issuerPort = new URL(produced.issuer).port || "443";
+    return {
+        ...produced,
+        storage: { type: "kubernetes", config: { kubeConfigFile: runtime.kubeconfig } },
+        connectors: [],
+        enablePasswordDB: true,
+        oauth2: { ...produced.oauth2, passwordConnector: "local" },
+        staticPasswords: runtime.users.map((u, i) => ({
+            email: u.email,
+            hash: hashSync(u.password, 10),
+            username: u.username,
+            userID: `00000000-0000-4000-8000-00000000000${i}`,
+            groups: u.groups,
+        })),
+        web: { https: `127.0.0.1:${issuerPort}`, tlsCert: runtime.tlsCert, tlsKey: runtime.tlsKey },
+        telemetry: { http: `127.0.0.1:${telemetryPort}` },
+        ...(runtime.expiry ? { expiry: { ...produced.expiry, ...runtime.expiry } } : {}),
+    };
+}
+
+export async function startDex(dexBinary: string, produced: any, runtime: DexRuntime, runDir: string, caPem: string, label = "dex"): Promise<Service> {
+    const configFile = join(runDir, `${label}.yaml`);
+    writeFileSync(configFile, stringify(e2eDexConfig(produced, runtime, await freePort())));
+    const dex = start(label, dexBinary, ["serve", configFile], runDir);
+    await waitFor(`${label} discovery at ${produced.issuer}`, async () => ((await httpsJson("GET", `${produced.issuer}/.well-known/openid-configuration`, caPem)).status === 200 ? true : undefined), 60_000, dex);
+    return dex;
+}
+
+export interface HttpResult {
+    status: number;
+    body: any;
+}
+
+/** A small HTTPS client that trusts only `caPem`. */
+export function httpsJson(method: string, url: string, caPem: string, form?: Record<string, string>, headers: Record<string, string> = {}): Promise<HttpResult> {
+    const body = form ? new URLSearchParams(form).toString() : undefined;
+    return new Promise((resolve, reject) => {
+        const req = request(url, { method, ca: caPem, headers: { ...headers, ...(body ? { "content-type": "application/x-www-form-urlencoded" } : {}) } }, (res) => {
+            let text = "";
+            res.setEncoding("utf8");
+            res.on("data", (chunk) => (text += chunk));
+            res.on("end", () => {
+                let parsed: unknown = text;
+                try {
+                    parsed = JSON.parse(text);
+                } catch {
+                    // not JSON; keep the text
+                }
+                resolve({ status: res.statusCode ?? 0, body: parsed });
+            });
+        });
+        req.on("error", reject);
+        req.end(body);
+    });
+}
+
+/** An ID token straight from Dex's password grant, for tokens kubelogin would never ask for. */
+export async function passwordGrantToken(issuer: string, caPem: string, clientId: string, user: StaticUser, scopes: string[]): Promise<string> {
+    const res = await httpsJson("POST", `${issuer}/token`, caPem, {
+        grant_type: "password",
+        client_id: clientId,
+        username: user.email,
+        password: user.password,
+        scope: scopes.join(" "),
+    });
+    if (res.status !== 200 || typeof res.body.id_token !== "string") throw new Error(`password grant failed: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.id_token;
+}
+
+/** The claims of a JWT, unverified, for reporting. */
+export function jwtClaims(token: string): Record<string, any> {
+    return JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
+}

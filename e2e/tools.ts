@@ -1,0 +1,39 @@
+// The real programs, built from the Go module proxy by e2e/build-tools.sh and
+// cached by version outside the repo. A build failure fails the suite: it
+// never skips.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { basename, join } from "node:path";
+
+export interface Tools {
+    etcd: string;
+    dex: string;
+    kubeApiServer: string;
+    kubeControllerManager: string;
+    kubectl: string;
+    /** Directories to put first on PATH, so `kubectl oidc-login` resolves as it does for users. */
+    path: string[];
+    versions: Record<string, string>;
+}
+
+export function buildTools(repoRoot: string): Tools {
+    const build = spawnSync("bash", [join(repoRoot, "e2e", "build-tools.sh"), "e2e"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    if (build.status !== 0) throw new Error(`building the real components failed (exit ${build.status}); see the output above`);
+    const dirs = build.stdout.trim().split("\n").filter(Boolean);
+    const find = (name: string) => {
+        const dir = dirs.find((d) => existsSync(join(d, name)));
+        if (!dir) throw new Error(`build-tools.sh did not produce ${name}`);
+        return join(dir, name);
+    };
+    const tools: Tools = {
+        etcd: find("etcd"),
+        dex: find("dex"),
+        kubeApiServer: find("kube-apiserver"),
+        kubeControllerManager: find("kube-controller-manager"),
+        kubectl: find("kubectl"),
+        path: dirs,
+        versions: Object.fromEntries(dirs.map((d) => basename(d).split(/-(?=v\d)/)).map(([name, version]) => [name, version])),
+    };
+    find("kubectl-oidc_login");
+    return tools;
+}
