@@ -64,6 +64,8 @@ pin_kubernetes_staging() {
   grep '^godebug ' "$mod" >>"$dir/go.mod" || true
 }
 
+minor_of() { local rest=${1#v*.}; echo "${rest%%.*}"; }
+
 main() {
   mkdir -p "$TOOLS_DIR"
   local only=${1:-all}
@@ -75,7 +77,7 @@ main() {
     build kubelogin "$KUBELOGIN_VERSION" "github.com/int128/kubelogin@$KUBELOGIN_VERSION" "-X main.version=$KUBELOGIN_VERSION" \
       kubectl-oidc_login=github.com/int128/kubelogin
     build kubernetes "$KUBERNETES_VERSION" "k8s.io/kubernetes@$KUBERNETES_VERSION" \
-      "-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${KUBERNETES_VERSION#v1.}" \
+      "-X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(minor_of "$KUBERNETES_VERSION")" \
       kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver \
       kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager \
       kubectl=k8s.io/kubernetes/cmd/kubectl

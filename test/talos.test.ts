@@ -7,7 +7,7 @@ import { parseTalosVersion } from "../components/config";
 import { oidcContract, type OidcContract } from "../lib/contract";
 import { talosPatchDocuments, talosPatchMode, talosRevertDocuments, toYamlStream } from "../lib/talos";
 import { makeCa } from "./support/pki";
-import { readShared } from "./support/shared";
+import { readReference } from "./support/shared";
 
 type Schema = { $defs: Record<string, unknown> } & Record<string, unknown>;
 
@@ -19,7 +19,7 @@ function withoutRequired(node: unknown): unknown {
 }
 
 function validator(minor: 13 | 14) {
-    const schema = JSON.parse(readShared(`reference/talos/config.schema.v1.${minor}.json`)) as Schema;
+    const schema = JSON.parse(readReference(`talos/config.schema.v1.${minor}.json`)) as Schema;
     const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
     const documents = ajv.compile(schema);
     const { $defs } = withoutRequired(schema) as Schema;

@@ -2,7 +2,7 @@
 // roles (with `view` aggregated the way kube-controller-manager does it) plus
 // whatever roles and bindings the program creates.
 import { parse } from "yaml";
-import { readShared } from "./shared";
+import { readReference } from "./shared";
 
 export interface Rule {
     apiGroups?: string[];
@@ -41,7 +41,7 @@ export class RbacModel {
 
     /** Starts from the upstream bootstrap roles and their default bindings. */
     static upstream(): RbacModel {
-        const list = parse(readShared("reference/kubernetes/bootstrap-roles.yaml")) as { items: ({ kind: string } & ClusterRole & Binding)[] };
+        const list = parse(readReference("kubernetes/bootstrap-roles.yaml")) as { items: ({ kind: string } & ClusterRole & Binding)[] };
         const model = new RbacModel();
         for (const item of list.items) {
             if (item.kind === "ClusterRole") model.addRole(item);

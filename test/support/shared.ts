@@ -1,15 +1,11 @@
-// The read-only reference material beside the repo (../shared): Talos schemas
-// and the upstream bootstrap RBAC roles. Tests fail loudly when it is absent.
-import { existsSync, readFileSync } from "node:fs";
+// Reference material the tests check against, kept in test/reference so a
+// clone tests the same way everywhere (CI runners included): the Talos
+// machine-config schemas (siderolabs/talos v1.13.9 and v1.14.0-rc.1) and the
+// upstream bootstrap RBAC roles an OIDC user meets.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "./stack";
 
-export const SHARED_DIR = process.env.PLATFORM_AUTH_SHARED ?? join(REPO_ROOT, "..", "shared");
-
-export function readShared(relativePath: string): string {
-    const path = join(SHARED_DIR, relativePath);
-    if (!existsSync(path)) {
-        throw new Error(`${path} is missing: the tests need the reference folder beside the repo (or set PLATFORM_AUTH_SHARED).`);
-    }
-    return readFileSync(path, "utf8");
+export function readReference(relativePath: string): string {
+    return readFileSync(join(REPO_ROOT, "test", "reference", relativePath), "utf8");
 }
