@@ -87,7 +87,9 @@ main() {
       actionlint=github.com/rhysd/actionlint/cmd/actionlint
   fi
   # Print the bin directories for PATH.
-  for d in "$TOOLS_DIR"/*/; do [ -f "$d/.complete" ] && printf '%s\n' "${d%/}"; done
+  for d in "$TOOLS_DIR"/*/; do
+    if [ -f "$d/.complete" ]; then printf "%s\n" "${d%/}"; fi
+  done
 }
 
 main "$@"

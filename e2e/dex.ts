@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hashSync } from "bcryptjs";
 import { stringify } from "yaml";
-import { freePort, start, waitFor, type Service } from "./processes";
+import { freePort, sleep, start, waitFor, type Service } from "./processes";
 
 export interface StaticUser {
     email: string;
@@ -50,12 +50,25 @@ export function e2eDexConfig(produced: any, runtime: DexRuntime, telemetryPort: 
     };
 }
 
+/**
+ * Starts Dex and waits for its discovery document. On a fresh apiserver Dex
+ * creates its CRDs and may exit before they are served; like the Deployment's
+ * restart policy, start it again (a few times) when that happens.
+ */
 export async function startDex(dexBinary: string, produced: any, runtime: DexRuntime, runDir: string, caPem: string, label = "dex"): Promise<Service> {
     const configFile = join(runDir, `${label}.yaml`);
     writeFileSync(configFile, stringify(e2eDexConfig(produced, runtime, await freePort())));
-    const dex = start(label, dexBinary, ["serve", configFile], runDir);
-    await waitFor(`${label} discovery at ${produced.issuer}`, async () => ((await httpsJson("GET", `${produced.issuer}/.well-known/openid-configuration`, caPem)).status === 200 ? true : undefined), 60_000, dex);
-    return dex;
+    const discovery = `${produced.issuer}/.well-known/openid-configuration`;
+    for (let attempt = 1; ; attempt++) {
+        const dex = start(label, dexBinary, ["serve", configFile], runDir);
+        try {
+            await waitFor(`${label} discovery at ${discovery}`, async () => ((await httpsJson("GET", discovery, caPem)).status === 200 ? true : undefined), 60_000, dex);
+            return dex;
+        } catch (error) {
+            if (dex.process.exitCode === null || attempt === 5) throw error;
+            await sleep(1000);
+        }
+    }
 }
 
 export interface HttpResult {

@@ -36,7 +36,6 @@ export function dexConfig({ contract, githubOrg, teamSlugs, tokenLifetimes }: De
         oauth2: { skipApprovalScreen: true, responseTypes: ["code"] },
         expiry: {
             idTokens: tokenLifetimes.idToken,
-            signingKeys: "6h",
             authRequests: "10m",
             // Dex's default refresh tokens never expire; bound both the idle time and the total lifetime.
             refreshTokens: {
