@@ -18,7 +18,6 @@ export function platformAuth() {
     const host = new URL(contract.issuerUrl).host;
 
     const github = new GitHubOrg("github", {
-        org: config.githubOrg,
         teams: config.githubTeams,
         issuerUrl: contract.issuerUrl,
         callbackUrl: dexCallbackUrl(contract),

@@ -77,8 +77,10 @@ export class ConfigError extends Error {
     }
 }
 
-/** Raw config: key (without the project prefix) to the value as Pulumi stores it. */
+/** Raw config: key (without the project prefix) to the value as Pulumi stores it; other namespaces keep theirs. */
 export type RawConfig = Record<string, string | undefined>;
+
+const GITHUB_OWNER_KEY = "github:owner";
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const EMAIL = /^[^\s@:]+@[a-z0-9-]+(\.[a-z0-9-]+)+$/i;
@@ -103,6 +105,9 @@ export function parseConfig(stack: string, raw: RawConfig): PlatformAuthConfig {
     const githubOrg = read.string("githubOrg", "the GitHub organization, e.g. devantler-tech");
     if (githubOrg !== undefined && !GITHUB_ORG.test(githubOrg)) {
         fail("githubOrg", `"${githubOrg}" is not a GitHub organization login (letters, digits and hyphens).`);
+    } else if (githubOrg !== undefined && raw[GITHUB_OWNER_KEY] !== githubOrg) {
+        // The GitHub provider creates the teams in github:owner; Dex admits members of githubOrg.
+        fail("githubOrg", `is "${githubOrg}" but ${GITHUB_OWNER_KEY} is ${JSON.stringify(raw[GITHUB_OWNER_KEY] ?? null)}; set both to the same org so the managed teams are the ones Dex checks.`);
     }
 
     const githubTeams = read.list("githubTeams", (value, at) => parseTeam(value, at, fail)) ?? [];
@@ -213,9 +218,11 @@ export function parseConfig(stack: string, raw: RawConfig): PlatformAuthConfig {
 export function loadConfig(): PlatformAuthConfig {
     const prefix = `${PROJECT}:`;
     const raw: RawConfig = {};
-    for (const [key, value] of Object.entries(pulumi.runtime.allConfig())) {
+    const all = pulumi.runtime.allConfig();
+    for (const [key, value] of Object.entries(all)) {
         if (key.startsWith(prefix)) raw[key.slice(prefix.length)] = value;
     }
+    raw[GITHUB_OWNER_KEY] = all[GITHUB_OWNER_KEY];
     return parseConfig(pulumi.getStack(), raw);
 }
 

@@ -8,8 +8,6 @@ import * as pulumi from "@pulumi/pulumi";
 import type { GitHubTeam } from "./config";
 
 export interface GitHubOrgArgs {
-    /** The provider is configured for this org (`github:owner`). */
-    org: string;
     teams: GitHubTeam[];
     issuerUrl: string;
     callbackUrl: string;
@@ -22,12 +20,11 @@ export interface OAuthAppRegistration {
 
 export class GitHubOrg extends pulumi.ComponentResource {
     readonly oauthApp: OAuthAppRegistration;
-    readonly teamSlugs: pulumi.Output<string>[];
 
     constructor(name: string, args: GitHubOrgArgs, opts?: pulumi.ComponentResourceOptions) {
         super("platform-auth:auth:GitHubOrg", name, {}, opts);
         this.oauthApp = { homepageUrl: args.issuerUrl, callbackUrl: args.callbackUrl };
-        this.teamSlugs = args.teams.map((team) => {
+        for (const team of args.teams) {
             const created = new github.Team(
                 `${name}-${team.slug}`,
                 { name: team.slug, description: team.description, privacy: "closed", createDefaultMaintainer: false },
@@ -40,8 +37,7 @@ export class GitHubOrg extends pulumi.ComponentResource {
                     { parent: this },
                 );
             }
-            return created.slug;
-        });
-        this.registerOutputs({ oauthApp: this.oauthApp, teamSlugs: this.teamSlugs });
+        }
+        this.registerOutputs({ oauthApp: this.oauthApp });
     }
 }

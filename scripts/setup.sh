@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
 # Puts Node 24 (from the npm registry) in .tools/ and installs the project's
-# dependencies. Source-free: prints the PATH line to use afterwards.
+# dependencies; with --with-pulumi, also the Pulumi CLI when it is missing.
+# Prints the PATH line to apply afterwards: eval "$(bash scripts/setup.sh)".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! [ -x .tools/node_modules/.bin/node ] || ! .tools/node_modules/.bin/node --version | grep -q '^v24\.'; then
-  mkdir -p .tools
-  (cd .tools && npm install --no-save --no-package-lock --no-audit --no-fund node@24 >/dev/null)
+tools="$PWD/.tools"
+if ! [ -x "$tools/node_modules/.bin/node" ] || ! "$tools/node_modules/.bin/node" --version | grep -q '^v24\.'; then
+  mkdir -p "$tools"
+  (cd "$tools" && npm install --no-save --no-package-lock --no-audit --no-fund node@24 >&2)
 fi
-export PATH="$PWD/.tools/node_modules/.bin:$PATH"
+path="$tools/node_modules/.bin"
+export PATH="$path:$PATH"
 echo "node $(node --version)" >&2
 npm ci --no-audit --no-fund >&2
-echo "export PATH=\"$PWD/.tools/node_modules/.bin:\$PATH\""
+if [ "${1:-}" = --with-pulumi ]; then
+  if ! command -v pulumi >/dev/null; then
+    # Pulumi's official installer; it needs internet access to get.pulumi.com.
+    curl -fsSL https://get.pulumi.com | sh -s -- --install-root "$tools/pulumi" --no-edit-path >&2
+    path="$path:$tools/pulumi/bin"
+  fi
+  (cd policy && npm ci --no-audit --no-fund >&2)
+fi
+echo "export PATH=\"$path:\$PATH\""

@@ -10,7 +10,7 @@ const ca = makeCa("platform-auth test CA");
 function localRaw(overrides: Record<string, string | undefined> = {}): RawConfig {
     const raw: RawConfig = {};
     for (const [key, value] of Object.entries(stackFileConfig("local"))) {
-        if (key.startsWith("platform-auth:")) raw[key.slice("platform-auth:".length)] = value;
+        raw[key.startsWith("platform-auth:") ? key.slice("platform-auth:".length) : key] = value;
     }
     return { ...raw, ...USER_KEYS, issuerCaPem: ca.certPem, ...overrides };
 }
@@ -53,6 +53,7 @@ describe("config: bad values are refused with the key named", () => {
         ["the core group as a readable group", { readOnlyApiGroups: JSON.stringify([""]) }, "readOnlyApiGroups[0]", /core group is never wildcarded/],
         ["an unknown exposure kind", { exposure: JSON.stringify({ kind: "loadbalancer" }) }, "exposure", /use "httproute" or "ingress"/],
         ["an httproute without its gateway", { exposure: JSON.stringify({ kind: "httproute" }) }, "exposure", /needs gatewayName and gatewayNamespace/],
+        ["a GitHub provider pointed at another org", { "github:owner": "someone-else" }, "githubOrg", /github:owner is "someone-else"; set both to the same org/],
         ["an empty team list", { githubTeams: "[]", readOnlyGroups: "[]" }, "githubTeams", /at least one team/],
         ["a list given as a scalar", { readOnlyUsers: "ned@devantler.tech" }, "readOnlyUsers", /YAML list or map/],
     ];
