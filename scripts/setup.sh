@@ -6,12 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools="$PWD/.tools"
 if ! [ -x "$tools/node_modules/.bin/node" ] || ! "$tools/node_modules/.bin/node" --version | grep -q '^v24\.'; then
-  mkdir -p "$tools"
-  (cd "$tools" && npm install --no-save --no-package-lock --no-audit --no-fund node@24 >&2)
+  # --prefix: without it npm would install into the repo's own package.
+  npm install --prefix "$tools" --no-save --no-package-lock --no-audit --no-fund node@24 >&2
 fi
 path="$tools/node_modules/.bin"
 export PATH="$path:$PATH"
-echo "node $(node --version)" >&2
+case "$(node --version)" in
+  v24.*) echo "node $(node --version)" >&2 ;;
+  *) echo "setup: Node 24 did not install into $tools (got $(node --version)); @pulumi/pulumi needs Node >= 22" >&2; exit 1 ;;
+esac
 npm ci --no-audit --no-fund >&2
 if [ "${1:-}" = --with-pulumi ]; then
   if ! command -v pulumi >/dev/null; then
