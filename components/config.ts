@@ -7,9 +7,8 @@ import * as pulumi from "@pulumi/pulumi";
 
 export const PROJECT = "platform-auth";
 
-/** Talos minors this program knows how to patch; 1.14 switched to config documents. */
+/** Talos minors this program knows how to patch (lib/talos.ts picks flags or documents). */
 export const KNOWN_TALOS_MINORS = [10, 11, 12, 13, 14] as const;
-export const FIRST_TALOS_MINOR_WITH_AUTH_DOCUMENT = 14;
 
 export interface TalosVersion {
     major: 1;
@@ -93,11 +92,42 @@ const DEX_DEFAULT_ID_TOKEN_SECONDS = 24 * 3600;
 /** Groups whose objects hold credentials; reading them is not "read-only". */
 export const CREDENTIAL_API_GROUPS = ["dex.coreos.com"];
 
+const KNOWN_KEYS = [
+    "domain", "githubOrg", "githubTeams", "githubClientId", "githubClientSecret", "readOnlyUsers", "readOnlyGroups",
+    "readOnlyApiGroups", "issuerCaRequired", "issuerCaPem", "dexReplicas", "tokenLifetimes", "exposure", "talosVersion",
+    "talosNodes", "kubeconfigCluster",
+];
+
+/** Fails every field of `value` that is not in `known`, suggesting the nearest known name. */
+function refuseUnknownFields(value: Record<string, unknown>, known: readonly string[], at: string, fail: (key: string, message: string) => void): void {
+    for (const field of Object.keys(value).filter((f) => !known.includes(f))) {
+        const nearest = [...known].sort((a, b) => editDistance(field, a) - editDistance(field, b))[0];
+        const hint = editDistance(field, nearest) <= 3 ? `did you mean ${nearest}?` : `known: ${known.join(", ")}`;
+        fail(at ? `${at}.${field}` : field, `is not a setting of this program; ${hint}`);
+    }
+}
+
+function editDistance(a: string, b: string): number {
+    const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+        let diagonal = row[0];
+        row[0] = i;
+        for (let j = 1; j <= b.length; j++) {
+            const above = row[j];
+            row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
+            diagonal = above;
+        }
+    }
+    return row[b.length];
+}
+
 /** Validates everything and returns the typed config, or throws one ConfigError. */
 export function parseConfig(stack: string, raw: RawConfig): PlatformAuthConfig {
     const problems: ConfigProblem[] = [];
     const fail = (key: string, message: string) => problems.push({ key, message });
     const read = new Reader(raw, fail);
+    // A misspelled key would otherwise silently fall back to its default.
+    refuseUnknownFields(Object.fromEntries(Object.entries(raw).filter(([key]) => !key.includes(":"))), KNOWN_KEYS, "", fail);
 
     const domain = read.string("domain", "the cluster's DNS domain, e.g. platform.lan");
     if (domain !== undefined) checkDomain(domain, fail);
@@ -270,6 +300,7 @@ function parseTeam(value: unknown, at: string, fail: (key: string, message: stri
         fail(at, `${JSON.stringify(value)} is not a team: give { slug: "platform", members: [{ username: "octocat", role: "member" }] } with a lowercase slug.`);
         return undefined;
     }
+    refuseUnknownFields(team, ["slug", "description", "members"], at, fail);
     const members: TeamMember[] = [];
     const rawMembers = team.members ?? [];
     if (!Array.isArray(rawMembers)) {
@@ -282,6 +313,7 @@ function parseTeam(value: unknown, at: string, fail: (key: string, message: stri
             fail(`${at}.members[${i}]`, `${JSON.stringify(member)} is not { username: "<github login>", role: "member" | "maintainer" }.`);
             return;
         }
+        refuseUnknownFields(member, ["username", "role"], `${at}.members[${i}]`, fail);
         members.push({ username: member.username, role });
     });
     const description = typeof team.description === "string" ? team.description : "Read-only kubectl access through Dex (platform-auth).";
@@ -289,6 +321,7 @@ function parseTeam(value: unknown, at: string, fail: (key: string, message: stri
 }
 
 function parseTokenLifetimes(value: Record<string, unknown> | undefined, fail: (key: string, message: string) => void): TokenLifetimes | undefined {
+    refuseUnknownFields(value ?? {}, ["idToken", "refreshTokenIdle", "refreshTokenAbsolute"], "tokenLifetimes", fail);
     const lifetimes: TokenLifetimes = {
         idToken: "1h",
         refreshTokenIdle: "168h",
@@ -324,6 +357,8 @@ export function durationSeconds(text: string): number {
 function parseExposure(value: Record<string, unknown> | undefined, fail: (key: string, message: string) => void): Exposure | undefined {
     const exposure = value ?? { kind: "httproute", gatewayName: "platform", gatewayNamespace: "kube-system", sectionName: "https" };
     const text = (field: string) => (typeof exposure[field] === "string" && exposure[field] !== "" ? (exposure[field] as string) : undefined);
+    const fields: Record<string, string[]> = { httproute: ["kind", "gatewayName", "gatewayNamespace", "sectionName"], ingress: ["kind", "className", "tlsSecretName"] };
+    if (typeof exposure.kind === "string" && fields[exposure.kind]) refuseUnknownFields(exposure, fields[exposure.kind], "exposure", fail);
     if (exposure.kind === "httproute") {
         const gatewayName = text("gatewayName");
         const gatewayNamespace = text("gatewayNamespace");

@@ -6,8 +6,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import type { Exposure } from "./config";
 import {
+    apiServerClientSecret,
+    checksum,
+    CREDENTIALS,
     DEX_HTTP_PORT,
     DEX_NAMESPACE,
+    DEX_OBJECTS,
     dexDisruptionBudget,
     dexExposureSpec,
     dexLabels,
@@ -27,14 +31,11 @@ export interface DexArgs {
 }
 
 export class Dex extends pulumi.ComponentResource {
-    readonly namespace: pulumi.Output<string>;
-    readonly configYaml: string;
-
     constructor(name: string, args: DexArgs, opts?: pulumi.ComponentResourceOptions) {
         super("platform-auth:auth:Dex", name, {}, opts);
         const parent = { parent: this };
         const metadata = (objectName: string) => ({ name: objectName, namespace: DEX_NAMESPACE, labels: dexLabels });
-        this.configYaml = stringify(args.config, { lineWidth: 0 });
+        const configYaml = stringify(args.config, { lineWidth: 0 });
 
         const namespace = new k8s.core.v1.Namespace(
             `${name}-namespace`,
@@ -52,7 +53,7 @@ export class Dex extends pulumi.ComponentResource {
         );
         const inNamespace = { parent: this, dependsOn: [namespace] };
 
-        const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: metadata("dex") }, inNamespace);
+        const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: metadata(DEX_OBJECTS.serviceAccount) }, inNamespace);
         const role = new k8s.rbac.v1.Role(`${name}-storage`, { metadata: metadata("dex-storage"), rules: dexStorageRules.namespaced }, inNamespace);
         new k8s.rbac.v1.RoleBinding(
             `${name}-storage`,
@@ -82,18 +83,23 @@ export class Dex extends pulumi.ComponentResource {
         // Secret keeps it out of `view`'s reach should anyone inline a value.
         const configSecret = new k8s.core.v1.Secret(
             `${name}-config`,
-            { metadata: metadata("dex-config"), type: "Opaque", stringData: { "config.yaml": this.configYaml } },
+            { metadata: metadata(DEX_OBJECTS.configSecret), type: "Opaque", stringData: { "config.yaml": configYaml } },
             inNamespace,
+        );
+        const credentialValues = pulumi.secret(
+            pulumi.all([args.githubClientId, args.githubClientSecret]).apply(([id, secret]) => ({
+                [CREDENTIALS.githubClientId.key]: id,
+                [CREDENTIALS.githubClientSecret.key]: secret,
+                [CREDENTIALS.apiServerClientSecret.key]: apiServerClientSecret(secret),
+            })),
         );
         const credentials = new k8s.core.v1.Secret(
             `${name}-github`,
-            {
-                metadata: metadata("dex-github"),
-                type: "Opaque",
-                stringData: { "client-id": args.githubClientId, "client-secret": pulumi.secret(args.githubClientSecret) },
-            },
+            { metadata: metadata(DEX_OBJECTS.credentialsSecret), type: "Opaque", stringData: credentialValues },
             inNamespace,
         );
+        // A digest reveals nothing of a high-entropy secret, so it may be a plain annotation.
+        const credentialsChecksum = pulumi.unsecret(credentialValues.apply((values) => checksum(JSON.stringify(values))));
 
         const deployment = new k8s.apps.v1.Deployment(
             `${name}`,
@@ -103,12 +109,7 @@ export class Dex extends pulumi.ComponentResource {
                     replicas: args.replicas,
                     selector: { matchLabels: dexLabels },
                     strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-                    template: dexPodTemplate({
-                        configSecretName: "dex-config",
-                        credentialsSecretName: "dex-github",
-                        serviceAccountName: "dex",
-                        configYaml: this.configYaml,
-                    }),
+                    template: dexPodTemplate({ configYaml, credentialsChecksum }),
                 },
             },
             { parent: this, dependsOn: [namespace, serviceAccount, configSecret, credentials] },
@@ -117,7 +118,7 @@ export class Dex extends pulumi.ComponentResource {
         const service = new k8s.core.v1.Service(
             `${name}`,
             {
-                metadata: metadata("dex"),
+                metadata: metadata(DEX_OBJECTS.service),
                 spec: { selector: dexLabels, ports: [{ name: "http", port: DEX_HTTP_PORT, targetPort: "http", protocol: "TCP" }] },
             },
             inNamespace,
@@ -129,14 +130,13 @@ export class Dex extends pulumi.ComponentResource {
         );
         new k8s.networking.v1.NetworkPolicy(`${name}`, { metadata: metadata("dex"), spec: dexNetworkPolicySpec() }, inNamespace);
 
-        const exposure = dexExposureSpec(args.exposure, args.host, "dex");
+        const exposure = dexExposureSpec(args.exposure, args.host, DEX_OBJECTS.service);
         if (exposure.kind === "HTTPRoute") {
             new k8s.apiextensions.CustomResource(`${name}-route`, { ...exposure, metadata: metadata("dex") }, { parent: this, dependsOn: [service] });
         } else {
             new k8s.networking.v1.Ingress(`${name}-ingress`, { metadata: metadata("dex"), spec: exposure.spec }, { parent: this, dependsOn: [service] });
         }
 
-        this.namespace = namespace.metadata.name;
-        this.registerOutputs({ namespace: this.namespace });
+        this.registerOutputs({});
     }
 }

@@ -11,8 +11,6 @@ export interface ReadOnlyRbacArgs {
 }
 
 export class ReadOnlyRbac extends pulumi.ComponentResource {
-    readonly bindingNames: string[];
-
     constructor(name: string, args: ReadOnlyRbacArgs, opts?: pulumi.ComponentResourceOptions) {
         super("platform-auth:auth:ReadOnlyRbac", name, {}, opts);
         const labels = { "app.kubernetes.io/part-of": "platform-auth" };
@@ -21,7 +19,6 @@ export class ReadOnlyRbac extends pulumi.ComponentResource {
             { metadata: { name: CLUSTER_READER_ROLE, labels }, rules: args.clusterReaderRules },
             { parent: this },
         );
-        this.bindingNames = Object.keys(READ_ONLY_BINDINGS);
         for (const [binding, role] of Object.entries(READ_ONLY_BINDINGS)) {
             new k8s.rbac.v1.ClusterRoleBinding(
                 `${name}-${binding}`,
@@ -33,6 +30,6 @@ export class ReadOnlyRbac extends pulumi.ComponentResource {
                 { parent: this, dependsOn: role === CLUSTER_READER_ROLE ? [clusterReader] : [] },
             );
         }
-        this.registerOutputs({ bindingNames: this.bindingNames });
+        this.registerOutputs({});
     }
 }

@@ -5,7 +5,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { TalosVersion } from "./config";
 import type { OidcContract } from "../lib/contract";
-import { talosctlPatchScript, talosPatchDocuments, talosRevertDocuments, toYamlStream } from "../lib/talos";
+import { talosApplyEnvironment, talosApplyPlan, talosctlApplyScript, talosctlRevertScript, talosPatchDocuments, toYamlStream } from "../lib/talos";
 
 export interface TalosApiServerPatchArgs {
     contract: OidcContract;
@@ -21,22 +21,20 @@ export class TalosApiServerPatch extends pulumi.ComponentResource {
         super("platform-auth:auth:TalosApiServerPatch", name, {}, opts);
         this.patchYaml = toYamlStream(talosPatchDocuments(args.contract, args.version));
         if (args.nodes.length > 0) {
-            const apply = talosctlPatchScript("TALOS_PATCH");
+            const plan = talosApplyPlan(args.contract, args.version);
+            const inputs = {
+                create: talosctlApplyScript(plan),
+                delete: talosctlRevertScript(),
+                interpreter: ["/bin/sh", "-c"],
+                environment: { ...talosApplyEnvironment(plan, args.nodes), TALOS_REVERT_PATCH: toYamlStream(plan.revert) },
+            };
             new command.local.Command(
                 `${name}-apply`,
-                {
-                    create: apply,
-                    // An update re-applies in place; replacing would run the old revert after the new apply.
-                    update: apply,
-                    delete: talosctlPatchScript("TALOS_REVERT_PATCH"),
-                    interpreter: ["/bin/sh", "-c"],
-                    environment: {
-                        TALOS_NODES: args.nodes.join(" "),
-                        TALOS_PATCH: this.patchYaml,
-                        TALOS_REVERT_PATCH: toYamlStream(talosRevertDocuments(args.contract, args.version)),
-                    },
-                },
-                { parent: this },
+                // Any change replaces the command, reverting the old settings (with the old
+                // nodes and patch) before applying the new: flags never linger from an old
+                // plan, and 1.13 flags never meet the 1.14 document.
+                { ...inputs, triggers: [inputs] },
+                { parent: this, deleteBeforeReplace: true },
             );
         }
         this.registerOutputs({ patchYaml: this.patchYaml });

@@ -22,6 +22,8 @@ export interface DexRuntime {
     tlsCert: string;
     tlsKey: string;
     users: StaticUser[];
+    /** The variables the Deployment's pod gets from its Secrets ($VARs and secretEnv in the config). */
+    env: Record<string, string>;
     /** Only for the refresh step: shorter lifetimes, everything else as produced. */
     expiry?: Record<string, unknown>;
 }
@@ -60,7 +62,7 @@ export async function startDex(dexBinary: string, produced: any, runtime: DexRun
     writeFileSync(configFile, stringify(e2eDexConfig(produced, runtime, await freePort())));
     const discovery = `${produced.issuer}/.well-known/openid-configuration`;
     for (let attempt = 1; ; attempt++) {
-        const dex = start(label, dexBinary, ["serve", configFile], runDir);
+        const dex = start(label, dexBinary, ["serve", configFile], runDir, { ...process.env, ...runtime.env });
         try {
             await waitFor(`${label} discovery at ${discovery}`, async () => ((await httpsJson("GET", discovery, caPem)).status === 200 ? true : undefined), 60_000, dex);
             return dex;

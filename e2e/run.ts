@@ -155,6 +155,7 @@ async function runMode(mode: Mode, tools: Tools, issuerCa: KeyPair & { dir: stri
         tlsCert: dexTls.certFile,
         tlsKey: dexTls.keyFile,
         users: [ned, mallory],
+        env: podEnvironment(manifests, "dex"),
     };
     let dex = await startDex(tools.dex, producedDex, dexRuntime, runDir, issuerCa.certPem);
 
@@ -236,6 +237,15 @@ function kubernetesManifests(program: StackRun): Manifest[] {
 }
 
 type Kubectl = (kubeconfig: string, ...args: string[]) => CommandResult;
+
+/** The environment the kubelet would give the Deployment's container, resolving secretKeyRefs against the program's Secrets. */
+function podEnvironment(manifests: Manifest[], deploymentName: string): Record<string, string> {
+    const deployment = manifests.find((x) => x.kind === "Deployment" && x.metadata.name === deploymentName)!;
+    const secret = (name: string) => manifests.find((x) => x.kind === "Secret" && x.metadata.name === name)?.stringData ?? {};
+    return Object.fromEntries(
+        deployment.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value ?? secret(e.valueFrom.secretKeyRef.name)[e.valueFrom.secretKeyRef.key]]),
+    );
+}
 
 async function applyAndDryRun(manifests: Manifest[], cluster: Cluster, kubectl: Kubectl, runDir: string, report: Report): Promise<void> {
     const file = (name: string, objects: Manifest[]) => {

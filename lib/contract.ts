@@ -46,21 +46,15 @@ export function oidcContract(config: Pick<PlatformAuthConfig, "domain" | "issuer
             // Dex issues a refresh token only for this scope; without it every
             // expired ID token means a new browser login.
             "offline_access",
-            ...audienceScopes(KUBECTL_CLIENT_ID, APISERVER_AUDIENCE),
+            // Dex puts only the requesting client in `aud` unless the request names
+            // another client here (and that client lists the requester in trustedPeers).
+            `audience:server:client_id:${APISERVER_AUDIENCE}`,
         ],
         redirectUris: KUBELOGIN_REDIRECT_URIS,
         username: { claim: "email", prefix: OIDC_PREFIX },
         groups: { claim: "groups", prefix: OIDC_PREFIX },
         issuerCaPem: config.issuerCaPem,
     };
-}
-
-/**
- * Dex puts only the requesting client in `aud` unless the request names another
- * client with this scope (and that client lists the requester in trustedPeers).
- */
-export function audienceScopes(clientId: string, audience: string): string[] {
-    return clientId === audience ? [] : [`audience:server:client_id:${audience}`];
 }
 
 /** The Kubernetes user name an email maps to. */

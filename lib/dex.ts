@@ -10,13 +10,19 @@ export const DEX_IMAGE = "ghcr.io/dexidp/dex:v2.45.1-distroless";
 export const DEX_NAMESPACE = "dex";
 export const DEX_HTTP_PORT = 5556;
 export const DEX_TELEMETRY_PORT = 5558;
-export const DEX_CONFIG_PATH = "/etc/dex/config.yaml";
+export const DEX_CONFIG_DIR = "/etc/dex";
+export const DEX_CONFIG_PATH = `${DEX_CONFIG_DIR}/config.yaml`;
+/** Object names inside the Dex namespace; the pod template refers to them by name. */
+export const DEX_OBJECTS = { serviceAccount: "dex", configSecret: "dex-config", credentialsSecret: "dex-github", service: "dex" } as const;
+/** Keys of the credentials Secret, and the variables the config names them by. */
+export const CREDENTIALS = {
+    githubClientId: { key: "client-id", env: "GITHUB_CLIENT_ID" },
+    githubClientSecret: { key: "client-secret", env: "GITHUB_CLIENT_SECRET" },
+    apiServerClientSecret: { key: "kube-apiserver-client-secret", env: "KUBE_APISERVER_CLIENT_SECRET" },
+} as const;
 /** The distroless image's non-root user. */
 const DEX_UID = 1001;
 
-/** Environment variable names the config refers to; the Deployment fills them from a Secret. */
-export const GITHUB_CLIENT_ID_ENV = "GITHUB_CLIENT_ID";
-export const GITHUB_CLIENT_SECRET_ENV = "GITHUB_CLIENT_SECRET";
 
 export interface DexConfigInput {
     contract: OidcContract;
@@ -50,8 +56,8 @@ export function dexConfig({ contract, githubOrg, teamSlugs, tokenLifetimes }: De
                 id: "github",
                 name: "GitHub",
                 config: {
-                    clientID: `$${GITHUB_CLIENT_ID_ENV}`,
-                    clientSecret: `$${GITHUB_CLIENT_SECRET_ENV}`,
+                    clientID: `$${CREDENTIALS.githubClientId.env}`,
+                    clientSecret: `$${CREDENTIALS.githubClientSecret.env}`,
                     redirectURI: dexCallbackUrl(contract),
                     orgs: [{ name: githubOrg, teams: teamSlugs }],
                     // Slugs are stable and URL-safe; names may change and contain spaces.
@@ -67,19 +73,16 @@ export function dexConfig({ contract, githubOrg, teamSlugs, tokenLifetimes }: De
                 public: true,
                 redirectURIs: contract.redirectUris,
             },
-            ...(contract.audience === contract.clientId
-                ? []
-                : [
-                      {
-                          // Never used to log in: it only names the apiserver's audience and
-                          // lets kubectl's tokens carry it.
-                          id: contract.audience,
-                          name: "Kubernetes API server (audience only)",
-                          public: true,
-                          redirectURIs: [],
-                          trustedPeers: [contract.clientId],
-                      },
-                  ]),
+            {
+                // Only names the apiserver's audience and lets kubectl's tokens carry
+                // it. Confidential, with a secret nobody is given, so nobody logs in
+                // as this client directly.
+                id: contract.audience,
+                name: "Kubernetes API server (audience only)",
+                secretEnv: CREDENTIALS.apiServerClientSecret.env,
+                redirectURIs: [],
+                trustedPeers: [contract.clientId],
+            },
         ],
         enablePasswordDB: false,
     };
@@ -89,29 +92,40 @@ export function dexCallbackUrl(contract: OidcContract): string {
     return `${contract.issuerUrl}/callback`;
 }
 
-/** A short digest of the config, put on the pod template so a config change rolls the pods. */
-export function configChecksum(configYaml: string): string {
-    return createHash("sha256").update(configYaml).digest("hex");
+/** The sha256 of a text, put on the pod template so that a change to it rolls the pods. */
+export function checksum(text: string): string {
+    return createHash("sha256").update(text).digest("hex");
+}
+
+/**
+ * The audience-only client's secret, derived from the GitHub client secret so
+ * it is stable across runs (previews stay idempotent) without another secret
+ * to manage; it is never handed to anyone.
+ */
+export function apiServerClientSecret(githubClientSecret: string): string {
+    return checksum(`platform-auth/kube-apiserver-client\n${githubClientSecret}`);
 }
 
 export const dexLabels = { "app.kubernetes.io/name": "dex", "app.kubernetes.io/part-of": "platform-auth" };
 
-export interface DexPodInput {
-    configSecretName: string;
-    credentialsSecretName: string;
-    serviceAccountName: string;
+export interface DexPodInput<T> {
     configYaml: string;
+    /** A digest of the GitHub credentials: env values from a Secret are only read when a pod starts. */
+    credentialsChecksum: T;
 }
 
 /** The pod template: Pod Security "restricted", probes, and secrets only by reference. */
-export function dexPodTemplate(input: DexPodInput) {
+export function dexPodTemplate<T>(input: DexPodInput<T>) {
     return {
         metadata: {
             labels: dexLabels,
-            annotations: { "platform-auth/config-sha256": configChecksum(input.configYaml) },
+            annotations: {
+                "platform-auth/config-sha256": checksum(input.configYaml),
+                "platform-auth/credentials-sha256": input.credentialsChecksum,
+            },
         },
         spec: {
-            serviceAccountName: input.serviceAccountName,
+            serviceAccountName: DEX_OBJECTS.serviceAccount,
             automountServiceAccountToken: true,
             securityContext: {
                 runAsNonRoot: true,
@@ -130,10 +144,10 @@ export function dexPodTemplate(input: DexPodInput) {
                         { name: "http", containerPort: DEX_HTTP_PORT, protocol: "TCP" },
                         { name: "telemetry", containerPort: DEX_TELEMETRY_PORT, protocol: "TCP" },
                     ],
-                    env: [
-                        secretEnv(GITHUB_CLIENT_ID_ENV, input.credentialsSecretName, "client-id"),
-                        secretEnv(GITHUB_CLIENT_SECRET_ENV, input.credentialsSecretName, "client-secret"),
-                    ],
+                    env: Object.values(CREDENTIALS).map(({ key, env }) => ({
+                        name: env,
+                        valueFrom: { secretKeyRef: { name: DEX_OBJECTS.credentialsSecret, key } },
+                    })),
                     readinessProbe: httpProbe("/healthz/ready", 5),
                     livenessProbe: httpProbe("/healthz/live", 10),
                     resources: {
@@ -148,21 +162,17 @@ export function dexPodTemplate(input: DexPodInput) {
                         seccompProfile: { type: "RuntimeDefault" },
                     },
                     volumeMounts: [
-                        { name: "config", mountPath: "/etc/dex", readOnly: true },
+                        { name: "config", mountPath: DEX_CONFIG_DIR, readOnly: true },
                         { name: "tmp", mountPath: "/tmp" },
                     ],
                 },
             ],
             volumes: [
-                { name: "config", secret: { secretName: input.configSecretName } },
+                { name: "config", secret: { secretName: DEX_OBJECTS.configSecret } },
                 { name: "tmp", emptyDir: { sizeLimit: "16Mi" } },
             ],
         },
     };
-}
-
-function secretEnv(name: string, secretName: string, key: string) {
-    return { name, valueFrom: { secretKeyRef: { name: secretName, key } } };
 }
 
 function httpProbe(path: string, periodSeconds: number) {

@@ -6,6 +6,8 @@ import { stringify } from "yaml";
 import type { OidcContract } from "./contract";
 
 export const EXEC_API_VERSION = "client.authentication.k8s.io/v1";
+/** kubelogin opens a browser on first use; it needs no terminal input. */
+const EXEC_INTERACTIVE_MODE = "IfAvailable";
 
 /** Scopes kubelogin always asks for on its own; the rest go in --oidc-extra-scope. */
 const KUBELOGIN_IMPLICIT_SCOPES = new Set(["openid"]);
@@ -35,8 +37,7 @@ export function kubeconfigUser(contract: OidcContract, stack: string) {
                 apiVersion: EXEC_API_VERSION,
                 command: "kubectl",
                 args: kubeloginArgs(contract),
-                // kubelogin opens a browser on first use; it needs no terminal input.
-                interactiveMode: "IfAvailable",
+                interactiveMode: EXEC_INTERACTIVE_MODE,
                 provideClusterInfo: false,
             },
         },
@@ -54,7 +55,7 @@ export function setCredentialsCommand(contract: OidcContract, stack: string): st
         kubeconfigUserName(stack),
         `--exec-api-version=${EXEC_API_VERSION}`,
         "--exec-command=kubectl",
-        "--exec-interactive-mode=IfAvailable",
+        `--exec-interactive-mode=${EXEC_INTERACTIVE_MODE}`,
         ...kubeloginArgs(contract).map((arg) => `--exec-arg=${shellQuote(arg)}`),
     ].join(" ");
 }

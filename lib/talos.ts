@@ -5,19 +5,28 @@
 // two are never mixed: the apiserver refuses `--oidc-*` together with
 // `--authentication-config`, and Talos 1.14 refuses `.cluster.apiServer`
 // together with the new documents.
+import { createHash } from "node:crypto";
 import { stringify } from "yaml";
-import { FIRST_TALOS_MINOR_WITH_AUTH_DOCUMENT, type TalosVersion } from "../components/config";
+import type { TalosVersion } from "../components/config";
 import type { OidcContract } from "./contract";
 
 /** Where Talos ≤1.13 writes the issuer CA on the host (only /var is writable) and where the apiserver sees it. */
 export const CA_HOST_DIR = "/var/etc/kubernetes/oidc";
 export const CA_MOUNT_DIR = "/etc/kubernetes/oidc";
-export const CA_FILE_NAME = "issuer-ca.pem";
+const FIRST_TALOS_MINOR_WITH_AUTH_DOCUMENT = 14;
 
 export type TalosPatchMode = "extraArgs" | "authenticationConfig";
 
 export function talosPatchMode(version: TalosVersion): TalosPatchMode {
     return version.minor >= FIRST_TALOS_MINOR_WITH_AUTH_DOCUMENT ? "authenticationConfig" : "extraArgs";
+}
+
+/**
+ * The CA's file name carries its digest: Talos cannot update a `machine.files`
+ * entry in place, so a rotated CA lands in a new file and the flag follows it.
+ */
+export function caFileName(caPem: string): string {
+    return `issuer-ca-${createHash("sha256").update(caPem).digest("hex").slice(0, 12)}.pem`;
 }
 
 /** The apiserver flags for Talos ≤1.13, exactly as they land on the command line. */
@@ -29,7 +38,7 @@ export function oidcApiServerArgs(contract: OidcContract): Record<string, string
         "oidc-username-prefix": contract.username.prefix,
         "oidc-groups-claim": contract.groups.claim,
         "oidc-groups-prefix": contract.groups.prefix,
-        ...(contract.issuerCaPem ? { "oidc-ca-file": `${CA_MOUNT_DIR}/${CA_FILE_NAME}` } : {}),
+        ...(contract.issuerCaPem ? { "oidc-ca-file": `${CA_MOUNT_DIR}/${caFileName(contract.issuerCaPem)}` } : {}),
     };
 }
 
@@ -54,33 +63,80 @@ export function authenticationConfiguration(contract: OidcContract) {
     };
 }
 
-/** The patch documents for one Talos version, as objects. */
-export function talosPatchDocuments(contract: OidcContract, version: TalosVersion): Record<string, unknown>[] {
-    if (talosPatchMode(version) === "authenticationConfig") {
-        return [{ apiVersion: "v1alpha1", kind: "KubeAuthenticationConfig", configuration: authenticationConfiguration(contract) }];
-    }
-    const caFile = contract.issuerCaPem
-        ? {
-              machine: {
-                  files: [{ op: "create", path: `${CA_HOST_DIR}/${CA_FILE_NAME}`, permissions: 0o644, content: contract.issuerCaPem }],
-              },
-          }
-        : {};
-    const caVolume = contract.issuerCaPem ? { extraVolumes: [{ hostPath: CA_HOST_DIR, mountPath: CA_MOUNT_DIR, readonly: true }] } : {};
-    return [{ ...caFile, cluster: { apiServer: { extraArgs: oidcApiServerArgs(contract), ...caVolume } } }];
+/** A part of the patch that Talos merges by appending to a list, so it must be applied only once. */
+export interface AppendOnce {
+    /** Names the part in the script's environment: TALOS_PATCH_<name>. */
+    name: string;
+    /** An extended regex that matches a line of the live machine config once the part is there. */
+    presentWhen: string;
+    document: Record<string, unknown>;
 }
 
 /**
- * Undoes the patch on `pulumi destroy`. The 1.14 document is deleted whole; for
- * ≤1.13 the `oidc-*` flags are removed, which is what turns OIDC off. The CA
- * file and its mount stay: removing list entries by patch is not reliable, and
- * a trusted CA file alone grants nothing.
+ * How to apply the patch so that applying it again changes nothing: maps
+ * (extraArgs, the 1.14 document) merge idempotently; list entries are added
+ * only when the node does not have them yet.
  */
-export function talosRevertDocuments(contract: OidcContract, version: TalosVersion): unknown[] {
+export interface TalosApplyPlan {
+    always: Record<string, unknown>[];
+    appendOnce: AppendOnce[];
+    /** Undoes `always`; what `appendOnce` added stays on the node. */
+    revert: unknown[];
+}
+
+export function talosApplyPlan(contract: OidcContract, version: TalosVersion): TalosApplyPlan {
     if (talosPatchMode(version) === "authenticationConfig") {
-        return [{ apiVersion: "v1alpha1", kind: "KubeAuthenticationConfig", $patch: "delete" }];
+        return {
+            always: [{ apiVersion: "v1alpha1", kind: "KubeAuthenticationConfig", configuration: authenticationConfiguration(contract) }],
+            appendOnce: [],
+            revert: [{ apiVersion: "v1alpha1", kind: "KubeAuthenticationConfig", $patch: "delete" }],
+        };
     }
-    return [Object.keys(oidcApiServerArgs(contract)).map((flag) => ({ op: "remove", path: `/cluster/apiServer/extraArgs/${flag}` }))];
+    const args = oidcApiServerArgs(contract);
+    const caFile = contract.issuerCaPem && `${CA_HOST_DIR}/${caFileName(contract.issuerCaPem)}`;
+    return {
+        always: [{ cluster: { apiServer: { extraArgs: args } } }],
+        appendOnce: caFile
+            ? [
+                  {
+                      name: "CA_FILE",
+                      presentWhen: `^[[:space:]-]*path: ${caFile}$`,
+                      document: { machine: { files: [{ op: "create", path: caFile, permissions: 0o644, content: contract.issuerCaPem }] } },
+                  },
+                  {
+                      name: "CA_VOLUME",
+                      presentWhen: `^[[:space:]-]*hostPath: ${CA_HOST_DIR}$`,
+                      document: { cluster: { apiServer: { extraVolumes: [{ hostPath: CA_HOST_DIR, mountPath: CA_MOUNT_DIR, readonly: true }] } } },
+                  },
+              ]
+            : [],
+        // Removing the flags is what turns OIDC off. The CA file and its mount
+        // stay: a patch cannot remove list entries reliably, and a trusted CA
+        // file alone grants nothing.
+        revert: [Object.keys(args).map((flag) => ({ op: "remove", path: `/cluster/apiServer/extraArgs/${flag}` }))],
+    };
+}
+
+/** The whole patch as one set of documents, for people applying it by hand (the `talosPatch` output). */
+export function talosPatchDocuments(contract: OidcContract, version: TalosVersion): Record<string, unknown>[] {
+    const plan = talosApplyPlan(contract, version);
+    return plan.appendOnce.length === 0 ? plan.always : [mergeDocuments([...plan.always, ...plan.appendOnce.map((part) => part.document)])];
+}
+
+/** Deep-merges plain objects (the patch parts never collide on a list). */
+function mergeDocuments(documents: Record<string, unknown>[]): Record<string, unknown> {
+    const merge = (into: Record<string, unknown>, from: Record<string, unknown>): Record<string, unknown> => {
+        for (const [key, value] of Object.entries(from)) {
+            const existing = into[key];
+            into[key] = isPlainObject(existing) && isPlainObject(value) ? merge({ ...existing }, value) : value;
+        }
+        return into;
+    };
+    return documents.reduce((merged, doc) => merge(merged, doc), {});
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** Renders documents as one multi-document YAML stream. */
@@ -88,19 +144,40 @@ export function toYamlStream(documents: unknown[]): string {
     return documents.map((doc) => stringify(doc, { lineWidth: 0 })).join("---\n");
 }
 
+/** The environment the apply script reads: the node list, then one patch file per part. */
+export function talosApplyEnvironment(plan: TalosApplyPlan, nodes: string[]): Record<string, string> {
+    return {
+        TALOS_NODES: nodes.join(" "),
+        TALOS_PATCH: toYamlStream(plan.always),
+        ...Object.fromEntries(plan.appendOnce.map((part) => [`TALOS_PATCH_${part.name}`, toYamlStream([part.document])])),
+    };
+}
+
 /**
- * The shell script that applies one patch to every node, one node at a time,
- * with talosctl. The patch and node list arrive through the environment so the
- * script itself never changes and never needs quoting.
+ * Applies the plan to each node in turn with talosctl, adding each list entry
+ * only when the live config lacks it, and waits for the node to be healthy
+ * before the next one: a `.machine.files` change reboots the node (`--mode
+ * auto`), and rebooting every control-plane node at once would lose etcd quorum.
  */
-export function talosctlPatchScript(patchEnv: string): string {
+export function talosctlApplyScript(plan: TalosApplyPlan): string {
     return [
-        "set -eu",
-        'patch_file=$(mktemp)',
-        'trap \'rm -f "$patch_file"\' EXIT',
-        `printf '%s' "$${patchEnv}" >"$patch_file"`,
-        'for node in $TALOS_NODES; do',
-        '  talosctl patch machineconfig --nodes "$node" --mode auto --patch "@$patch_file"',
-        "done",
+        ...SCRIPT_PROLOGUE,
+        'printf \'%s\' "$TALOS_PATCH" >"$dir/always.yaml"',
+        ...plan.appendOnce.map((part) => `printf '%s' "$TALOS_PATCH_${part.name}" >"$dir/${part.name}.yaml"`),
+        "for node in $TALOS_NODES; do",
+        '  live=$(talosctl --nodes "$node" get machineconfig -o yaml)',
+        '  set -- --patch "@$dir/always.yaml"',
+        ...plan.appendOnce.map(
+            (part) => `  printf '%s\\n' "$live" | grep -Eq '${part.presentWhen}' || set -- "$@" --patch "@$dir/${part.name}.yaml"`,
+        ),
+        ...patchAndWait,
     ].join("\n");
 }
+
+/** Undoes the plan on each node in turn (on `pulumi destroy`, or before a changed plan is applied). */
+export function talosctlRevertScript(): string {
+    return [...SCRIPT_PROLOGUE, 'printf \'%s\' "$TALOS_REVERT_PATCH" >"$dir/revert.yaml"', "for node in $TALOS_NODES; do", '  set -- --patch "@$dir/revert.yaml"', ...patchAndWait].join("\n");
+}
+
+const SCRIPT_PROLOGUE = ["set -eu", "dir=$(mktemp -d)", "trap 'rm -rf \"$dir\"' EXIT"];
+const patchAndWait = ['  talosctl patch machineconfig --nodes "$node" --mode auto "$@"', '  talosctl --nodes "$node" health --wait-timeout 10m', "done"];

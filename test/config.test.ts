@@ -54,6 +54,10 @@ describe("config: bad values are refused with the key named", () => {
         ["an unknown exposure kind", { exposure: JSON.stringify({ kind: "loadbalancer" }) }, "exposure", /use "httproute" or "ingress"/],
         ["an httproute without its gateway", { exposure: JSON.stringify({ kind: "httproute" }) }, "exposure", /needs gatewayName and gatewayNamespace/],
         ["a GitHub provider pointed at another org", { "github:owner": "someone-else" }, "githubOrg", /github:owner is "someone-else"; set both to the same org/],
+        ["a misspelled key", { dexReplica: "2" }, "dexReplica", /not a setting of this program; did you mean dexReplicas\?/],
+        ["a misspelled lifetime", { tokenLifetimes: JSON.stringify({ idTokens: "1h" }) }, "tokenLifetimes.idTokens", /did you mean idToken\?/],
+        ["an exposure field of the other kind", { exposure: JSON.stringify({ kind: "httproute", gatewayName: "g", gatewayNamespace: "n", className: "nginx" }) }, "exposure.className", /not a setting/],
+        ["a misspelled team member field", { githubTeams: JSON.stringify([{ slug: "platform", members: [{ username: "ned", rol: "member" }] }]) }, "githubTeams[0].members[0].rol", /did you mean role\?/],
         ["an empty team list", { githubTeams: "[]", readOnlyGroups: "[]" }, "githubTeams", /at least one team/],
         ["a list given as a scalar", { readOnlyUsers: "ned@devantler.tech" }, "readOnlyUsers", /YAML list or map/],
     ];
@@ -87,10 +91,14 @@ describe("config: bad values are refused with the key named", () => {
 
 describe("config: good values", () => {
     it("accepts each stack's file with only the user keys", () => {
-        const config = parseConfig("local", localRaw());
-        expect(config.domain).to.equal("platform.lan");
-        expect(config.githubTeams.map((t) => t.slug)).to.deep.equal(["platform"]);
-        expect(config.issuerCaPem).to.equal(ca.certPem.trim() + "\n");
+        const local = parseConfig("local", localRaw());
+        expect(local).to.include({ domain: "platform.lan", dexReplicas: 1, kubeconfigCluster: "local" });
+        expect(local.githubTeams.map((t) => t.slug)).to.deep.equal(["platform"]);
+        expect(local.issuerCaPem).to.equal(ca.certPem.trim() + "\n");
+        const prodRaw: RawConfig = { ...USER_KEYS };
+        for (const [key, value] of Object.entries(stackFileConfig("prod"))) prodRaw[key.replace(/^platform-auth:/, "")] = value;
+        const prod = parseConfig("prod", prodRaw);
+        expect(prod).to.include({ domain: "platform.devantler.tech", dexReplicas: 2, issuerCaPem: undefined, kubeconfigCluster: "prod" });
     });
 
     it("defaults token lifetimes to bounded values", () => {

@@ -13,11 +13,28 @@ describe("kubeconfig outputs", () => {
     const ca = makeCa("mkcert development CA");
     const local = oidcContract({ domain: "platform.lan", issuerCaPem: ca.certPem });
     const prod = oidcContract({ domain: "platform.devantler.tech" });
+    /** What kubelogin must be told, spelled out: the client, and every scope the token needs. */
+    const PROD_ARGS = [
+        "oidc-login",
+        "get-token",
+        "--oidc-issuer-url=https://dex.platform.devantler.tech",
+        "--oidc-client-id=kubectl",
+        "--oidc-extra-scope=email",
+        "--oidc-extra-scope=profile",
+        "--oidc-extra-scope=groups",
+        "--oidc-extra-scope=offline_access",
+        "--oidc-extra-scope=audience:server:client_id:kube-apiserver",
+    ];
+
+    it("kubelogin asks for the issuer, client and scopes the apiserver needs", () => {
+        expect(kubeloginArgs(prod)).to.deep.equal(PROD_ARGS);
+        expect(kubeloginArgs(local).slice(0, -1)).to.deep.equal(PROD_ARGS.map((a) => a.replace("platform.devantler.tech", "platform.lan")));
+    });
 
     it("the users[] entry runs kubelogin through kubectl with the exec v1 API", () => {
         const entry = parse(kubeconfigUserYaml(local, "local"));
         expect(entry.name).to.equal("oidc-local");
-        expect(entry.user.exec).to.include({ apiVersion: "client.authentication.k8s.io/v1", command: "kubectl" });
+        expect(entry.user.exec).to.include({ apiVersion: "client.authentication.k8s.io/v1", command: "kubectl", interactiveMode: "IfAvailable" });
         expect(entry.user.exec.args).to.deep.equal(kubeloginArgs(local));
         expect(entry.user.exec.args.slice(0, 2)).to.deep.equal(["oidc-login", "get-token"]);
     });
@@ -27,7 +44,7 @@ describe("kubeconfig outputs", () => {
         expect(words.slice(0, 4)).to.deep.equal(["kubectl", "config", "set-credentials", "oidc-local"]);
         const args = words.filter((w) => w.startsWith("--exec-arg=")).map((w) => w.slice("--exec-arg=".length));
         expect(args).to.deep.equal(kubeloginArgs(local));
-        expect(words).to.include.members(["--exec-api-version=client.authentication.k8s.io/v1", "--exec-command=kubectl"]);
+        expect(words).to.include.members(["--exec-api-version=client.authentication.k8s.io/v1", "--exec-command=kubectl", "--exec-interactive-mode=IfAvailable"]);
     });
 
     it("passes mkcert's CA as base64 on local only", () => {
@@ -39,11 +56,11 @@ describe("kubeconfig outputs", () => {
     it("the troubleshooting command is kubelogin's setup with the same client", () => {
         const words = shellWords(oidcLoginSetupCommand(prod));
         expect(words.slice(0, 3)).to.deep.equal(["kubectl", "oidc-login", "setup"]);
-        expect(words.slice(3)).to.deep.equal(kubeloginArgs(prod).slice(2));
+        expect(words.slice(3)).to.deep.equal(PROD_ARGS.slice(2));
     });
 
     it("the context joins the OIDC user to the stack's cluster", () => {
-        expect(setContextCommand("prod", "prod")).to.equal("kubectl config set-context oidc@prod --cluster=prod --user=oidc-prod");
+        expect(setContextCommand("prod", "talos-prod")).to.equal("kubectl config set-context oidc@prod --cluster=talos-prod --user=oidc-prod");
     });
 
     it("quotes what the shell would otherwise split or expand", () => {

@@ -2,7 +2,7 @@
 // (`view` aggregated as kube-controller-manager does) plus the program's own
 // RBAC objects, for the seed's test matrix and more.
 import { expect } from "chai";
-import { clusterReaderRules, READ_VERBS } from "../lib/rbac";
+import { clusterReaderRules } from "../lib/rbac";
 import { RbacModel, type Identity, type Request } from "./support/can-i";
 import { makeCa } from "./support/pki";
 import { byKind, reveal } from "./support/resources";
@@ -77,13 +77,15 @@ for (const stack of ["local", "prod"]) {
 
 describe("cluster-reader rules", () => {
     it("grant only read verbs", () => {
-        for (const rule of clusterReaderRules(["gateway.networking.k8s.io"])) expect(rule.verbs).to.deep.equal(READ_VERBS);
+        for (const rule of clusterReaderRules(["gateway.networking.k8s.io"])) expect(rule.verbs).to.deep.equal(["get", "list", "watch"]);
     });
-    it("never wildcard the core group, secrets or Dex's group", () => {
+    it("never wildcard the core group, nor grant secrets or Dex's group", () => {
         const rules = clusterReaderRules(["cert-manager.io"]);
-        const core = rules.filter((r) => r.apiGroups.includes(""));
-        expect(core.flatMap((r) => r.resources)).to.not.include.members(["*", "secrets"]);
-        expect(rules.flatMap((r) => r.apiGroups)).to.not.include.members(["*", "dex.coreos.com"]);
+        const coreResources = rules.filter((r) => r.apiGroups.includes("")).flatMap((r) => r.resources);
+        expect(coreResources).to.not.include("*");
+        expect(coreResources).to.not.include("secrets");
+        expect(rules.flatMap((r) => r.apiGroups)).to.not.include("*");
+        expect(rules.flatMap((r) => r.apiGroups)).to.not.include("dex.coreos.com");
     });
     it("the model itself would see a secrets grant (guards against a blind model)", () => {
         const model = RbacModel.upstream()

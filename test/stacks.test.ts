@@ -2,6 +2,7 @@
 // user-set keys, checked for the promises users rely on.
 import { expect } from "chai";
 import { parse, parseAllDocuments } from "yaml";
+import { caFileName } from "../lib/talos";
 import { makeCa } from "./support/pki";
 import { byKind, dexConfigOf, dexTokenAudience, isSecretValue, one, reveal } from "./support/resources";
 import { runStack, USER_KEYS, type StackRun } from "./support/stack";
@@ -40,29 +41,49 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             run = await runStack(stack, expected.userKeys);
         });
 
-        it(`serves the issuer at https://dex.${expected.domain}, and every party uses it`, () => {
-            const issuer = `https://dex.${expected.domain}`;
-            expect(run.outputs.issuerUrl).to.equal(issuer);
-            expect(dexConfigOf(run.resources).issuer).to.equal(issuer);
-            expect(apiServerOidc(run).issuer).to.equal(issuer);
-            expect(flagValues(execOf(run).args, "--oidc-issuer-url")).to.deep.equal([issuer]);
-            const route = one(run.resources, "HTTPRoute");
-            expect(route.inputs.spec.hostnames).to.deep.equal([`dex.${expected.domain}`]);
-            expect(route.inputs.spec.parentRefs).to.deep.equal([{ name: "platform", namespace: "kube-system", sectionName: "https" }]);
-        });
+        for (const talosVersion of ["v1.13", "v1.14"]) {
+            describe(`with Talos ${talosVersion}`, () => {
+                let patched: StackRun;
+                before(async () => {
+                    patched = await runStack(stack, expected.userKeys, { "platform-auth:talosVersion": talosVersion });
+                });
 
-        it("issues kubelogin a token whose audience the apiserver accepts", () => {
-            const args = execOf(run).args;
-            const [clientId] = flagValues(args, "--oidc-client-id");
-            expect(clientId).to.equal(run.outputs.kubectlClientId);
-            const scopes = ["openid", ...flagValues(args, "--oidc-extra-scope")];
-            const aud = dexTokenAudience(dexConfigOf(run.resources), clientId, scopes);
-            const accepted = apiServerOidc(run).audiences;
-            expect(accepted.some((a: string) => aud.includes(a)), `aud ${aud} vs apiserver ${accepted}`).to.equal(true);
-            // Without the audience scope (the seed's defect) the token would be refused.
-            const naive = dexTokenAudience(dexConfigOf(run.resources), clientId, ["openid", "email"]);
-            expect(accepted.some((a: string) => naive.includes(a))).to.equal(false);
-        });
+                it(`serves the issuer at https://dex.${expected.domain}, and every party uses it`, () => {
+                    const issuer = `https://dex.${expected.domain}`;
+                    expect(patched.outputs.issuerUrl).to.equal(issuer);
+                    expect(dexConfigOf(patched.resources).issuer).to.equal(issuer);
+                    expect(apiServerOidc(patched).issuer).to.equal(issuer);
+                    expect(flagValues(execOf(patched).args, "--oidc-issuer-url")).to.deep.equal([issuer]);
+                    const route = one(patched.resources, "HTTPRoute");
+                    expect(route.inputs.spec.hostnames).to.deep.equal([`dex.${expected.domain}`]);
+                    expect(route.inputs.spec.parentRefs).to.deep.equal([{ name: "platform", namespace: "kube-system", sectionName: "https" }]);
+                });
+
+                it("issues kubelogin a token whose audience the apiserver accepts, and only that token", () => {
+                    const args = execOf(patched).args;
+                    const [clientId] = flagValues(args, "--oidc-client-id");
+                    expect(clientId).to.equal(patched.outputs.kubectlClientId);
+                    const scopes = ["openid", ...flagValues(args, "--oidc-extra-scope")];
+                    const aud = dexTokenAudience(dexConfigOf(patched.resources), clientId, scopes);
+                    const accepted = apiServerOidc(patched).audiences;
+                    expect(accepted).to.deep.equal([patched.outputs.apiServerAudience]);
+                    expect(aud, `aud ${aud} vs apiserver ${accepted}`).to.include(accepted[0]);
+                    // Without the audience scope (the seed's defect) the token would be refused.
+                    const naive = dexTokenAudience(dexConfigOf(patched.resources), clientId, ["openid", "email"]);
+                    expect(naive).to.not.include(accepted[0]);
+                });
+
+                it("maps email and groups with the oidc: prefix that the RBAC subjects use", () => {
+                    const oidc = apiServerOidc(patched);
+                    expect(oidc).to.include({ usernameClaim: "email", usernamePrefix: "oidc:", groupsClaim: "groups", groupsPrefix: "oidc:" });
+                    const subjects = one(patched.resources, "ClusterRoleBinding", "oidc-view").inputs.subjects;
+                    expect(subjects).to.deep.equal([
+                        { apiGroup: "rbac.authorization.k8s.io", kind: "User", name: `${oidc.usernamePrefix}ned@devantler.tech` },
+                        { apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: `${oidc.groupsPrefix}devantler-tech:platform` },
+                    ]);
+                });
+            });
+        }
 
         it("asks for offline_access so Dex issues a refresh token, and bounds its lifetime", () => {
             expect(flagValues(execOf(run).args, "--oidc-extra-scope")).to.include.members(["email", "profile", "groups", "offline_access"]);
@@ -75,16 +96,6 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             const client = dexConfigOf(run.resources).staticClients.find((c: any) => c.id === run.outputs.kubectlClientId);
             expect(client).to.include({ public: true });
             expect(client.redirectURIs).to.deep.equal(["http://localhost:8000", "http://localhost:18000"]);
-        });
-
-        it("maps email and groups with the oidc: prefix that the RBAC subjects use", () => {
-            const oidc = apiServerOidc(run);
-            expect(oidc).to.include({ usernameClaim: "email", usernamePrefix: "oidc:", groupsClaim: "groups", groupsPrefix: "oidc:" });
-            const subjects = one(run.resources, "ClusterRoleBinding", "oidc-view").inputs.subjects;
-            expect(subjects).to.deep.equal([
-                { apiGroup: "rbac.authorization.k8s.io", kind: "User", name: `${oidc.usernamePrefix}ned@devantler.tech` },
-                { apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: `${oidc.groupsPrefix}devantler-tech:platform` },
-            ]);
         });
 
         it("limits the GitHub connector to the org's allowed teams, by slug", () => {
@@ -119,6 +130,48 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             expect(one(run.resources, "Namespace").inputs.metadata.labels["pod-security.kubernetes.io/enforce"]).to.equal("restricted");
         });
 
+        it("wires Dex's objects to each other by the names and ports they declare", () => {
+            const byName = (kind: string, name: string) => one(run.resources, kind, name).inputs;
+            const deployment = one(run.resources, "Deployment", "dex").inputs;
+            const pod = deployment.spec.template.spec;
+            const container = pod.containers[0];
+            expect(byName("ServiceAccount", pod.serviceAccountName).metadata.namespace).to.equal("dex");
+            expect(pod.automountServiceAccountToken, "in-cluster storage needs the token").to.equal(true);
+            // The config file the command reads is the config Secret's key, mounted where the command looks.
+            const configVolume = pod.volumes.find((v: any) => v.secret);
+            const configMount = container.volumeMounts.find((m: any) => m.name === configVolume.name);
+            const configPath = container.command[container.command.length - 1];
+            expect(configPath.startsWith(`${configMount.mountPath}/`)).to.equal(true);
+            expect(reveal(byName("Secret", configVolume.secret.secretName).stringData)).to.have.property(configPath.slice(configMount.mountPath.length + 1));
+            for (const mount of container.volumeMounts) expect(pod.volumes.map((v: any) => v.name)).to.include(mount.name);
+            // Every variable the config names comes from a key the credentials Secret has.
+            for (const { name, valueFrom } of container.env) {
+                expect(reveal(byName("Secret", valueFrom.secretKeyRef.name).stringData), name).to.have.property(valueFrom.secretKeyRef.key);
+            }
+            const named = JSON.stringify(dexConfigOf(run.resources)).match(/\$[A-Z_]+|"secretEnv":"[A-Z_]+"/g)!.map((v) => v.replace(/^\$|"secretEnv":|"/g, ""));
+            expect(container.env.map((e: any) => e.name)).to.include.members(named).and.have.length(named.length);
+            // Probes, Service, route and network policy all point at ports the container declares.
+            const ports = Object.fromEntries(container.ports.map((p: any) => [p.name, p.containerPort]));
+            expect(ports[container.readinessProbe.httpGet.port]).to.equal(5558);
+            expect(ports[container.livenessProbe.httpGet.port]).to.equal(5558);
+            const service = byName("Service", "dex");
+            expect(ports[service.spec.ports[0].targetPort]).to.equal(5556);
+            expect(one(run.resources, "HTTPRoute").inputs.spec.rules[0].backendRefs).to.deep.equal([{ name: service.metadata.name, port: service.spec.ports[0].port }]);
+            const policy = one(run.resources, "NetworkPolicy").inputs.spec;
+            expect(policy.ingress.flatMap((r: any) => r.ports.map((p: any) => p.port))).to.include.members([5556, 5558]);
+            expect(policy.egress.flatMap((r: any) => r.ports.map((p: any) => p.port))).to.include.members([53, 443, 6443]);
+            expect(policy.podSelector.matchLabels).to.deep.equal(deployment.spec.template.metadata.labels);
+            expect(container.volumeMounts).to.deep.include({ name: "tmp", mountPath: "/tmp" });
+            expect(pod.volumes.find((v: any) => v.name === "tmp").emptyDir).to.be.an("object");
+        });
+
+        it("lets nobody log in as the apiserver's audience client", () => {
+            const audienceClient = dexConfigOf(run.resources).staticClients.find((c: any) => c.id === run.outputs.apiServerAudience);
+            expect(audienceClient.public, "a public client accepts any loopback redirect").to.not.equal(true);
+            expect(audienceClient.secretEnv).to.be.a("string");
+            expect(audienceClient.trustedPeers).to.deep.equal([run.outputs.kubectlClientId]);
+        });
+
         it("keeps the GitHub client secret out of every non-secret place", async () => {
             const secret = USER_KEYS.githubClientSecret;
             const credentials = one(run.resources, "Secret", "dex-github").inputs.stringData;
@@ -148,15 +201,26 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             expect(annotation(unrelated)).to.equal(annotation(run));
         });
 
+        it("rolls Dex's pods when the GitHub client secret is rotated, without exposing it", async () => {
+            const annotations = (r: StackRun) => one(r.resources, "Deployment", "dex").inputs.spec.template.metadata.annotations;
+            const rotated = await runStack(stack, { ...expected.userKeys, githubClientSecret: "rotated-secret-fedcba9876543210" });
+            expect(annotations(rotated)["platform-auth/credentials-sha256"]).to.match(/^[0-9a-f]{64}$/).and.not.equal(annotations(run)["platform-auth/credentials-sha256"]);
+            expect(annotations(rotated)["platform-auth/config-sha256"]).to.equal(annotations(run)["platform-auth/config-sha256"]);
+            expect(isSecretValue(annotations(run)["platform-auth/credentials-sha256"])).to.equal(false);
+        });
+
         it("only renders the Talos patch unless nodes are configured, then applies and reverts it with talosctl", async () => {
             expect(byKind(run.resources, "Command")).to.have.length(0);
             const withNodes = await runStack(stack, expected.userKeys, { "platform-auth:talosNodes": JSON.stringify(["10.0.0.2", "10.0.0.3"]) });
             const command = one(withNodes.resources, "Command").inputs;
             expect(command.environment.TALOS_NODES).to.equal("10.0.0.2 10.0.0.3");
-            expect(command.environment.TALOS_PATCH).to.equal(withNodes.outputs.talosPatch);
-            expect(command.create).to.match(/talosctl patch machineconfig --nodes "\$node" .*"@\$patch_file"/).and.include('"$TALOS_PATCH"');
-            expect(command.update).to.equal(command.create);
+            const applied = parseAllDocuments(command.environment.TALOS_PATCH).map((d) => d.toJS());
+            expect(applied[0].cluster.apiServer.extraArgs).to.deep.equal(parseAllDocuments(withNodes.outputs.talosPatch)[0].toJS().cluster.apiServer.extraArgs);
+            expect(command.create).to.include('talosctl patch machineconfig --nodes "$node" --mode auto "$@"');
             expect(command.delete).to.include('"$TALOS_REVERT_PATCH"');
+            expect(command.update, "an update would re-apply without reverting").to.equal(undefined);
+            // Every input is a trigger, so any change replaces (reverts, then applies).
+            expect(command.triggers).to.deep.equal([{ create: command.create, delete: command.delete, interpreter: command.interpreter, environment: command.environment }]);
         });
     });
 }
@@ -169,7 +233,7 @@ describe("CA handling", () => {
         expect(apiServerOidc(run).ca).to.equal(ca.certPem);
         const args = parseAllDocuments(run.outputs.talosPatch)[0].toJS().cluster.apiServer;
         expect(args.extraVolumes[0]).to.include({ mountPath: "/etc/kubernetes/oidc", readonly: true });
-        expect(args.extraArgs["oidc-ca-file"]).to.equal("/etc/kubernetes/oidc/issuer-ca.pem");
+        expect(args.extraArgs["oidc-ca-file"]).to.equal(`/etc/kubernetes/oidc/${caFileName(ca.certPem)}`);
     });
 
     it("the prod stack relies on public trust and carries no CA", async () => {

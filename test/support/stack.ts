@@ -51,8 +51,7 @@ export async function runStack(
         {
             newResource(args) {
                 resources.push({ type: args.type, name: args.name, inputs: args.inputs });
-                const state = args.type === "github:index/team:Team" ? { ...args.inputs, slug: args.inputs.name } : args.inputs;
-                return { id: `${args.name}-id`, state };
+                return { id: `${args.name}-id`, state: args.inputs };
             },
             call: (args) => args.inputs,
         },
