@@ -96,6 +96,9 @@ async function main(): Promise<void> {
         } finally {
             await stopAll();
         }
+        // Keep the logs of a failed mode for inspection; otherwise leave nothing behind.
+        if (scoped.failed === 0) rmSync(runDir, { recursive: true, force: true });
+        else console.log(`  logs and configs of this mode: ${runDir}`);
     }
     console.log(`\ne2e: ${report.passed} passed, ${report.failed} failed`);
     process.exitCode = report.failed === 0 ? 0 : 1;
@@ -103,13 +106,15 @@ async function main(): Promise<void> {
 
 /** Runs this script again in a private mount namespace where the issuer's name resolves to loopback. */
 function reexecWithHostsEntry(issuerHost: string): void {
-    const hosts = join(mkdtempSync(join(tmpdir(), "platform-auth-hosts-")), "hosts");
+    const hostsDir = mkdtempSync(join(tmpdir(), "platform-auth-hosts-"));
+    const hosts = join(hostsDir, "hosts");
     writeFileSync(hosts, `${readFileSync("/etc/hosts", "utf8")}\n127.0.0.1 ${issuerHost}\n`);
     const result = spawnSync(
         "unshare",
         ["--mount", "--propagation", "private", "--", "sh", "-c", 'mount --bind "$1" /etc/hosts && shift && exec "$@"', "sh", hosts, process.execPath, __filename],
         { env: { ...process.env, [INSIDE_NAMESPACE]: "1" }, stdio: "inherit" },
     );
+    rmSync(hostsDir, { recursive: true, force: true });
     process.exitCode = result.status ?? 1;
 }
 

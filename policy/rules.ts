@@ -98,6 +98,24 @@ const WRITE_ROLES = new Set(["cluster-admin", "admin", "edit"]);
 const BUILT_IN_VIEW = "view";
 /** Dex stores refresh tokens and signing keys here; reading them lets a user mint tokens. */
 const CREDENTIAL_API_GROUPS = new Set(["dex.coreos.com"]);
+/** Kubernetes folds every ClusterRole with this label into the built-in view, and so into what oidc-view grants. */
+const AGGREGATE_TO_VIEW = "rbac.authorization.k8s.io/aggregate-to-view";
+/**
+ * Subresources that act even when RBAC calls the verb a read: exec, attach and
+ * port-forward open their stream with a GET (WebSocket), the proxies forward
+ * a GET to the kubelet or a workload's own API, and a token request mints a credential.
+ */
+const ACTION_SUBRESOURCES = ["pods/exec", "pods/attach", "pods/portforward", "pods/proxy", "services/proxy", "nodes/proxy", "serviceaccounts/token"];
+
+/** The action subresources one `resources` entry of a rule covers, through wildcards (pods/*, or any resource's proxy) too. */
+function actionSubresources(entry: string): string[] {
+    if (entry === "*") return []; // Reported as a wildcard where it reaches the core group; elsewhere it holds none of these.
+    const [resource, sub] = entry.split("/");
+    return ACTION_SUBRESOURCES.filter((s) => {
+        const [r, n] = s.split("/");
+        return (resource === r || resource === "*") && (sub === n || sub === "*");
+    });
+}
 
 /** Why a role's rules are more than read-only, one entry per problem. */
 function writeOrSecretGrants(role: Resource): string[] {
@@ -113,6 +131,10 @@ function writeOrSecretGrants(role: Resource): string[] {
         const credentialGroups = groups.filter((g) => CREDENTIAL_API_GROUPS.has(g));
         if (credentialGroups.length > 0) problems.push(`grants ${credentialGroups.join(", ")} ${at}, which holds Dex's refresh tokens and signing keys`);
         if (resources.some((res) => res === "secrets" || res.startsWith("secrets/"))) problems.push(`grants secrets ${at}`);
+        for (const res of resources) {
+            const actions = actionSubresources(res);
+            if (actions.length > 0) problems.push(`grants ${actions.join(", ")}${actions.includes(res) ? "" : ` through "${res}"`} ${at}, which is more than a read whatever the verb`);
+        }
         if (resources.includes("*") && (groups.includes("") || groups.includes("*"))) {
             problems.push(`grants every core resource "*" ${at}, which includes secrets`);
         }
@@ -126,6 +148,7 @@ export function checkReadOnlyOidcAccess(resources: Resource[], prefix = DEFAULT_
         if (kindOf(r) === "ClusterRole") roles.set(`ClusterRole/${objectName(r)}`, r);
         if (kindOf(r) === "Role") roles.set(`Role/${namespaceOf(r)}/${objectName(r)}`, r);
     }
+    const aggregatedIntoView = resources.filter((r) => kindOf(r) === "ClusterRole" && str(obj(obj(r.props.metadata).labels)[AGGREGATE_TO_VIEW]) === "true");
     const findings: Finding[] = [];
     for (const binding of resources) {
         const kind = kindOf(binding);
@@ -147,9 +170,17 @@ export function checkReadOnlyOidcAccess(resources: Resource[], prefix = DEFAULT_
             report("is not known at preview time", "give the role a literal metadata.name so the binding can be checked");
         } else if (refKind === "ClusterRole" && WRITE_ROLES.has(refName)) {
             report("can write", `bind them to "${BUILT_IN_VIEW}" or cluster-reader instead; writes are break-glass only, through the admin client certificate`);
+        } else if (role === undefined && (refKind !== "ClusterRole" || refName !== BUILT_IN_VIEW)) {
+            report("this stack does not define, so its rules cannot be checked", `define the role in this stack with get/list/watch rules, or bind to "${BUILT_IN_VIEW}"`);
         } else if (role === undefined) {
-            if (refKind !== "ClusterRole" || refName !== BUILT_IN_VIEW) {
-                report("this stack does not define, so its rules cannot be checked", `define the role in this stack with get/list/watch rules, or bind to "${BUILT_IN_VIEW}"`);
+            // The built-in view is read-only, but every role the stack labels into it widens it.
+            for (const extra of aggregatedIntoView) {
+                for (const problem of writeOrSecretGrants(extra)) {
+                    report(
+                        `aggregates ${label(extra)} (labelled ${AGGREGATE_TO_VIEW}: "true"), and that role ${problem}`,
+                        `remove the label from ${label(extra)}, or limit it to get, list and watch, never secrets nor dex.coreos.com`,
+                    );
+                }
             }
         } else {
             for (const problem of writeOrSecretGrants(role)) {
@@ -220,20 +251,23 @@ function configMapValueProblems(text: string): Problem[] {
     return [...pem, ...dex, ...fields];
 }
 
-/** Where each workload kind keeps its pod spec. */
-const POD_SPEC_PATHS: Record<string, string[]> = {
-    Pod: ["spec"],
-    Deployment: ["spec", "template", "spec"],
-    StatefulSet: ["spec", "template", "spec"],
-    DaemonSet: ["spec", "template", "spec"],
-    ReplicaSet: ["spec", "template", "spec"],
-    Job: ["spec", "template", "spec"],
-    CronJob: ["spec", "jobTemplate", "spec", "template", "spec"],
+/** Where each workload kind keeps its pod template (metadata and spec); a Pod is its own. */
+const POD_TEMPLATE_PATHS: Record<string, string[]> = {
+    Pod: [],
+    Deployment: ["spec", "template"],
+    StatefulSet: ["spec", "template"],
+    DaemonSet: ["spec", "template"],
+    ReplicaSet: ["spec", "template"],
+    Job: ["spec", "template"],
+    CronJob: ["spec", "jobTemplate", "spec", "template"],
 };
 
+function podTemplate(r: Resource): Obj | undefined {
+    return POD_TEMPLATE_PATHS[kindOf(r) ?? ""]?.reduce<Obj>((at, key) => obj(at[key]), r.props);
+}
+
 function podSpec(r: Resource): Obj | undefined {
-    const path = POD_SPEC_PATHS[kindOf(r) ?? ""];
-    const spec = path?.reduce<unknown>((at, key) => obj(at)[key], r.props);
+    const spec = podTemplate(r)?.spec;
     return isObj(spec) ? spec : undefined;
 }
 
@@ -325,15 +359,61 @@ export function checkTlsIssuer(resources: Resource[]): Finding[] {
 
 const ALLOWED_VOLUME_TYPES = new Set(["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"]);
 const ALLOWED_SECCOMP = new Set(["RuntimeDefault", "Localhost"]);
+const ALLOWED_APPARMOR = new Set(["RuntimeDefault", "Localhost"]);
+/** The SELinux types of the container runtime's own policy; any other type (spc_t...) leaves its confinement. */
+const ALLOWED_SELINUX_TYPES = new Set(["container_t", "container_init_t", "container_kvm_t"]);
+/** Sysctls that are namespaced per pod, so setting one cannot reach the node or other pods. */
+const SAFE_SYSCTLS = new Set([
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+]);
+/** Before appArmorProfile (Kubernetes 1.30) a pod chose each container's profile with this annotation. */
+const APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/";
+
+type Report = (problem: string, fix: string) => void;
+
+/** Fields valid on the pod's and on a container's securityContext that take a container out of the runtime's confinement. */
+function checkConfinement(sc: Obj, who: string, report: Report): void {
+    const appArmor = str(obj(sc.appArmorProfile).type);
+    if (appArmor !== undefined && !ALLOWED_APPARMOR.has(appArmor)) {
+        report(`runs ${who} with AppArmor profile ${appArmor}`, "set appArmorProfile.type: RuntimeDefault (or Localhost), or leave it unset");
+    }
+    const seLinux = obj(sc.seLinuxOptions);
+    const type = str(seLinux.type);
+    if (type && !ALLOWED_SELINUX_TYPES.has(type)) report(`runs ${who} with SELinux type ${type}`, `leave seLinuxOptions.type unset, or use ${[...ALLOWED_SELINUX_TYPES].join(", ")}`);
+    for (const field of ["user", "role"]) {
+        const value = str(seLinux[field]);
+        if (value) report(`runs ${who} with SELinux ${field} ${value}`, `remove seLinuxOptions.${field}`);
+    }
+    if (obj(sc.windowsOptions).hostProcess === true) report(`runs ${who} as a Windows host process`, "remove windowsOptions.hostProcess; it runs on the node itself");
+}
 
 export function checkPodSecurity(r: Resource): string[] {
     const spec = podSpec(r);
     if (spec === undefined) return [];
     const out: string[] = [];
-    const report = (problem: string, fix: string) => out.push(message(RULES.podSecurity, r, problem, `${fix} (Pod Security "restricted")`));
+    const report: Report = (problem, fix) => out.push(message(RULES.podSecurity, r, problem, `${fix} (Pod Security "restricted")`));
     const pod = obj(spec.securityContext);
     for (const field of ["hostNetwork", "hostPID", "hostIPC"]) {
         if (spec[field] === true) report(`sets ${field}: true`, `remove ${field}; it shares the node's namespace`);
+    }
+    checkConfinement(pod, "the pod", report);
+    for (const name of list(pod.sysctls).map((s) => str(obj(s).name))) {
+        if (name !== undefined && !SAFE_SYSCTLS.has(name)) report(`sets sysctl ${name}`, "set only sysctls that are namespaced per pod (net.ipv4.ip_unprivileged_port_start, net.ipv4.tcp_keepalive_time...)");
+    }
+    for (const [key, value] of Object.entries(obj(obj(podTemplate(r)?.metadata).annotations))) {
+        const profile = str(value);
+        if (key.startsWith(APPARMOR_ANNOTATION_PREFIX) && profile && profile !== "runtime/default" && !profile.startsWith("localhost/")) {
+            report(`sets annotation ${key}: "${profile}"`, "set it to runtime/default or localhost/<profile>, or drop it for appArmorProfile");
+        }
     }
     for (const volume of list(spec.volumes).map(obj)) {
         for (const type of Object.keys(volume).filter((k) => k !== "name" && !ALLOWED_VOLUME_TYPES.has(k))) {
@@ -352,6 +432,9 @@ export function checkPodSecurity(r: Resource): string[] {
         // A container's setting overrides the pod's, in both directions.
         if ((sc.runAsNonRoot ?? pod.runAsNonRoot) !== true) report(`may run ${who} as root`, "set runAsNonRoot: true on the pod or container");
         if ((sc.runAsUser ?? pod.runAsUser) === 0) report(`runs ${who} as UID 0`, "run as a non-zero UID");
+        checkConfinement(sc, who, report);
+        const procMount = str(sc.procMount);
+        if (procMount !== undefined && procMount !== "Default") report(`runs ${who} with procMount ${procMount}`, "remove procMount or set it to Default; Unmasked lifts the runtime's masking of /proc");
         const seccomp = str(obj(sc.seccompProfile).type) ?? str(obj(pod.seccompProfile).type);
         if (seccomp === undefined || !ALLOWED_SECCOMP.has(seccomp)) {
             report(`runs ${who} with seccomp profile ${seccomp ?? "unset"}`, "set seccompProfile.type: RuntimeDefault (or Localhost) on the pod or container");
@@ -374,7 +457,8 @@ export interface ReadOnlyConfig {
 export const policies: Policies = [
     {
         name: RULES.readOnly,
-        description: "OIDC users and groups are bound only to roles that get, list and watch, never secrets nor dex.coreos.com, and never to cluster-admin, admin or edit.",
+        description:
+            "OIDC users and groups are bound only to roles that get, list and watch, never secrets, dex.coreos.com, exec, attach, port-forward, proxies nor tokens, and never to cluster-admin, admin or edit; roles aggregated into view are held to the same.",
         enforcementLevel: "mandatory",
         configSchema: { properties: { oidcPrefix: { type: "string", default: DEFAULT_OIDC_PREFIX } } },
         validateStack: (args, reportViolation) => {

@@ -95,6 +95,13 @@ const clusterRole = (name: string, rules: object[]) => k8s("ClusterRole", name, 
 const rule = (apiGroups: string[], resources: string[], verbs = READ) => ({ apiGroups, resources, verbs });
 const user = (name: string) => ({ apiGroup: "rbac.authorization.k8s.io", kind: "User", name });
 
+/** A ClusterRole that Kubernetes folds into the built-in `into` role, by its aggregation label. */
+function aggregated(name: string, into: "view" | "edit" | "admin", rules: object[]): Resource {
+    const role = clusterRole(name, rules);
+    (role.props.metadata as Record<string, unknown>).labels = { [`rbac.authorization.k8s.io/aggregate-to-${into}`]: "true" };
+    return role;
+}
+
 function clusterBinding(name: string, role: string, subjects: object[] = [user("oidc:ned@example.com")]): Resource {
     return k8s("ClusterRoleBinding", name, { roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role }, subjects });
 }
@@ -206,6 +213,11 @@ describe("policy: oidc-read-only-access", () => {
         expect(checkReadOnlyOidcAccess(resources)).to.deep.equal([]);
     });
 
+    it("passes reads of pod logs and status, which are no action subresources", () => {
+        const resources = [clusterRole("cluster-reader", [rule([""], ["pods", "pods/log", "pods/status", "nodes/metrics"])]), clusterBinding("oidc-cluster-reader", "cluster-reader")];
+        expect(checkReadOnlyOidcAccess(resources)).to.deep.equal([]);
+    });
+
     const failing: [string, Resource[], string][] = [
         ["a write verb", [clusterRole("cluster-reader", [rule([""], ["nodes"], ["get", "patch"])])], "grants verbs patch"],
         ["wildcard verbs", [clusterRole("cluster-reader", [rule([""], ["nodes"], ["*"])])], "grants verbs *"],
@@ -213,6 +225,12 @@ describe("policy: oidc-read-only-access", () => {
         ["every core resource", [clusterRole("cluster-reader", [rule([""], ["*"])])], 'every core resource "*"'],
         ["dex.coreos.com", [clusterRole("cluster-reader", [rule(["dex.coreos.com"], ["refreshtokens"])])], "grants dex.coreos.com"],
         ["every API group", [clusterRole("cluster-reader", [rule(["*"], ["pods"])])], 'every API group "*"'],
+        // Reads in name only: exec, attach and the proxies upgrade or forward a GET, and a token request mints a credential.
+        ...["pods/exec", "pods/attach", "pods/portforward", "pods/proxy", "services/proxy", "nodes/proxy", "serviceaccounts/token"].map(
+            (sub): [string, Resource[], string] => [`get on ${sub}`, [clusterRole("cluster-reader", [rule([""], [sub])])], `grants ${sub} (rule 1)`],
+        ),
+        ["a wildcard over pod subresources", [clusterRole("cluster-reader", [rule([""], ["pods/*"])])], 'grants pods/exec, pods/attach, pods/portforward, pods/proxy through "pods/*"'],
+        ["a wildcard over proxies", [clusterRole("cluster-reader", [rule([""], ["*/proxy"])])], 'grants pods/proxy, services/proxy, nodes/proxy through "*/proxy"'],
         ["an aggregated role", [k8s("ClusterRole", "cluster-reader", { aggregationRule: { clusterRoleSelectors: [] } })], "aggregationRule"],
         ["a role the stack does not define", [], "does not define"],
     ];
@@ -230,6 +248,44 @@ describe("policy: oidc-read-only-access", () => {
             const findings = checkReadOnlyOidcAccess([clusterBinding("oops", role, [{ kind: "Group", name: "oidc:org:platform" }])]);
             expect(findings.map((f) => f.message)).to.have.length(1);
             expect(findings[0].message).to.contain(`ClusterRoleBinding/oops binds OIDC subjects oidc:org:platform to ClusterRole/${role}, which can write`);
+        });
+    }
+
+    for (const role of ["admin", "edit"]) {
+        it(`fails a namespaced RoleBinding of an OIDC user to ClusterRole ${role}`, () => {
+            const binding = k8s("RoleBinding", "oops", { roleRef: { kind: "ClusterRole", name: role }, subjects: [user("oidc:ned@example.com")] }, "apps");
+            const findings = checkReadOnlyOidcAccess([binding]);
+            expect(findings.map((f) => f.message)).to.have.length(1);
+            expect(findings[0].message).to.contain(`RoleBinding/oops binds OIDC subjects oidc:ned@example.com to ClusterRole/${role}, which can write`);
+        });
+    }
+
+    it("passes read-only roles aggregated into view, and writing roles aggregated only into edit or admin", () => {
+        const resources = [
+            aggregated("extra-view", "view", [rule([""], ["nodes"])]),
+            aggregated("extra-edit", "edit", [rule([""], ["secrets"], ["*"])]),
+            aggregated("extra-admin", "admin", [rule(["dex.coreos.com"], ["*"], ["*"])]),
+            clusterBinding("oidc-view", "view"),
+        ];
+        expect(checkReadOnlyOidcAccess(resources)).to.deep.equal([]);
+    });
+
+    const aggregatedGrants: [string, object, string][] = [
+        ["a write verb", rule([""], ["nodes"], ["get", "patch"]), "grants verbs patch"],
+        ["secrets", rule([""], ["secrets"]), "grants secrets"],
+        ["dex.coreos.com", rule(["dex.coreos.com"], ["refreshtokens"]), "grants dex.coreos.com"],
+        ["every API group", rule(["*"], ["pods"]), 'every API group "*"'],
+        ["pods/exec", rule([""], ["pods/exec"]), "grants pods/exec"],
+    ];
+    for (const [what, grant, expected] of aggregatedGrants) {
+        it(`fails a binding to view when a ClusterRole aggregated into view grants ${what}`, () => {
+            const findings = checkReadOnlyOidcAccess([aggregated("extra-view", "view", [grant]), clusterBinding("oidc-view", "view")]);
+            expect(findings).to.have.length(1);
+            expect(findings[0].message)
+                .to.contain("ClusterRoleBinding/oidc-view binds OIDC subjects oidc:ned@example.com to ClusterRole/view")
+                .and.contain("ClusterRole/extra-view")
+                .and.contain(expected);
+            expect(findings[0].resource.name).to.equal("oidc-view");
         });
     }
 
@@ -264,8 +320,25 @@ describe("policy: no-plaintext-credentials", () => {
         expect(message).to.contain("CronJob/sync").and.contain('GITHUB_CLIENT_SECRET of container "init"').and.contain("secretKeyRef");
     });
 
+    it("fails literal env values of PASSWORD and TOKEN names, not only SECRET", () => {
+        const pod = restrictedPod();
+        container(pod).env.push({ name: "DB_PASSWORD", value: "hunter2" }, { name: "REGISTRY_TOKEN", value: "t0ken" });
+        const messages = checkPlaintextCredentials(pod);
+        expect(messages).to.have.length(2);
+        expect(messages[0]).to.contain("sets env DB_PASSWORD");
+        expect(messages[1]).to.contain("sets env REGISTRY_TOKEN");
+    });
+
+    it("fails a credential-named key in a ConfigMap's binaryData", () => {
+        const messages = checkPlaintextCredentials(k8s("ConfigMap", "app", { binaryData: { "client-secret": Buffer.from("s3cr3t").toString("base64") } }));
+        expect(messages).to.have.length(1);
+        expect(messages[0]).to.contain('ConfigMap/app has key "client-secret"');
+    });
+
     const failing: [string, Record<string, string>, string][] = [
         ["a credential-named key", { "api-key": "abc" }, 'has key "api-key"'],
+        // Dex expands only $NAME and ${NAME}; anything else after a "$" is the secret itself.
+        ["a $-prefixed literal that is no $VAR", { "config.yaml": dexConfigYaml("$3cr3t!") }, 'connector "github" with a literal clientSecret'],
         ["a PEM private key", { "tls.key": "-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\n" }, "PEM private key"],
         ["a literal password in a document", { "app.yaml": "database:\n  password: hunter2\n" }, "database.password"],
         ["Dex config with a literal clientSecret", { "config.yaml": dexConfigYaml("0123456789abcdef") }, 'connector "github" with a literal clientSecret'],
@@ -333,6 +406,19 @@ describe("policy: pod-security-restricted", () => {
         expect(checkPodSecurity(restrictedPod())).to.deep.equal([]);
     });
 
+    it("passes the values restricted allows for sysctls, AppArmor, SELinux, procMount and hostProcess", () => {
+        const pod = restrictedPod();
+        (pod.props.metadata as Record<string, unknown>).annotations = { "container.apparmor.security.beta.kubernetes.io/app": "runtime/default" };
+        Object.assign(podSpec(pod).securityContext, {
+            sysctls: [{ name: "net.ipv4.ip_unprivileged_port_start", value: "0" }, { name: "kernel.shm_rmid_forced", value: "1" }],
+            appArmorProfile: { type: "RuntimeDefault" },
+            seLinuxOptions: { type: "container_t", level: "s0:c123,c456" },
+            windowsOptions: { hostProcess: false },
+        });
+        Object.assign(container(pod).securityContext, { appArmorProfile: { type: "Localhost", localhostProfile: "k8s-app" }, procMount: "Default" });
+        expect(checkPodSecurity(pod)).to.deep.equal([]);
+    });
+
     const failing: [string, (pod: Resource) => void, string][] = [
         ["hostNetwork", (p) => (podSpec(p).hostNetwork = true), "sets hostNetwork: true"],
         ["hostPID", (p) => (podSpec(p).hostPID = true), "sets hostPID: true"],
@@ -346,6 +432,24 @@ describe("policy: pod-security-restricted", () => {
         ["a container overriding seccomp to Unconfined", (p) => (container(p).securityContext.seccompProfile = { type: "Unconfined" }), "seccomp profile Unconfined"],
         ["no seccomp profile", (p) => delete podSpec(p).securityContext.seccompProfile, "seccomp profile unset"],
         ["a host port", (p) => (container(p).ports = [{ containerPort: 80, hostPort: 80 }]), "host port 80"],
+        ["hostIPC", (p) => (podSpec(p).hostIPC = true), "sets hostIPC: true"],
+        [
+            "an unsafe sysctl beside a safe one",
+            (p) => (podSpec(p).securityContext.sysctls = [{ name: "net.ipv4.tcp_syncookies", value: "1" }, { name: "kernel.msgmax", value: "65536" }]),
+            "sets sysctl kernel.msgmax",
+        ],
+        ["AppArmor Unconfined on the pod", (p) => (podSpec(p).securityContext.appArmorProfile = { type: "Unconfined" }), "runs the pod with AppArmor profile Unconfined"],
+        ["AppArmor Unconfined on a container", (p) => (container(p).securityContext.appArmorProfile = { type: "Unconfined" }), 'runs container "app" with AppArmor profile Unconfined'],
+        [
+            "the legacy AppArmor annotation set to unconfined",
+            (p) => ((p.props.metadata as Record<string, unknown>).annotations = { "container.apparmor.security.beta.kubernetes.io/app": "unconfined" }),
+            'annotation container.apparmor.security.beta.kubernetes.io/app: "unconfined"',
+        ],
+        ["an SELinux type outside the container types", (p) => (container(p).securityContext.seLinuxOptions = { type: "spc_t" }), 'container "app" with SELinux type spc_t'],
+        ["an SELinux user", (p) => (podSpec(p).securityContext.seLinuxOptions = { user: "system_u" }), "the pod with SELinux user system_u"],
+        ["an SELinux role", (p) => (container(p).securityContext.seLinuxOptions = { role: "system_r" }), 'container "app" with SELinux role system_r'],
+        ["an Unmasked procMount", (p) => (container(p).securityContext.procMount = "Unmasked"), 'container "app" with procMount Unmasked'],
+        ["a Windows host process", (p) => (podSpec(p).securityContext.windowsOptions = { hostProcess: true }), "runs the pod as a Windows host process"],
     ];
     for (const [what, mutate, expected] of failing) {
         it(`fails ${what}`, () => {
@@ -408,6 +512,12 @@ describe("policy pack on the program's own stacks", () => {
             expect(violations[0].message).to.contain("ClusterRoleBinding/oidc-view binds OIDC subjects oidc:ned@devantler.tech").and.contain("ClusterRole/edit");
         });
 
+        it("a ClusterRole that aggregates writes into view, which oidc-view binds", async () => {
+            const violations = await after((c) => c.push(aggregated("view-extras", "view", [rule(["apps"], ["deployments"], ["get", "patch"])])));
+            expect(violations.map((v) => v.policy)).to.deep.equal([RULES.readOnly]);
+            expect(violations[0].message).to.contain("ClusterRoleBinding/oidc-view").and.contain("ClusterRole/view-extras").and.contain("grants verbs patch");
+        });
+
         it("moving the client secret into a ConfigMap", async () => {
             const violations = await after((c) => {
                 const config = find(c, "Secret", "dex-config").stringData["config.yaml"] as string;
@@ -439,6 +549,14 @@ describe("policy pack on the program's own stacks", () => {
             });
             expect(violations.map((v) => v.policy)).to.deep.equal([RULES.issuer, RULES.issuer]);
             expect(violations.map((v) => v.message.split(" ")[1])).to.have.members(["Command/talos-apply", "TalosApiServerPatch/talos"]);
+        });
+
+        it("an unconfined AppArmor annotation on Dex's pod template", async () => {
+            const violations = await after((c) => {
+                find(c, "Deployment", "dex").spec.template.metadata.annotations["container.apparmor.security.beta.kubernetes.io/dex"] = "unconfined";
+            });
+            expect(violations.map((v) => v.policy)).to.deep.equal([RULES.podSecurity]);
+            expect(violations[0].message).to.contain("Deployment/dex").and.contain("container.apparmor.security.beta.kubernetes.io/dex");
         });
 
         it("a Dex container without its restricted security context", async () => {

@@ -1,7 +1,7 @@
 // Throwaway PKI for tests: a CA like mkcert's root, and leaf certificates it
 // signs. Made with the openssl CLI because Node's crypto cannot issue X.509.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -11,12 +11,17 @@ export interface KeyPair {
     certPem: string;
 }
 
+/** The directories made here hold private keys: remove them when the process ends. */
+const madeDirs = new Set<string>();
+process.once("exit", () => madeDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
 function openssl(args: string[], cwd: string): void {
     execFileSync("openssl", args, { cwd, stdio: ["ignore", "ignore", "pipe"] });
 }
 
 /** A self-signed CA in a fresh directory. */
 export function makeCa(commonName: string, dir = mkdtempSync(join(tmpdir(), "platform-auth-pki-"))): KeyPair & { dir: string } {
+    madeDirs.add(dir);
     openssl(
         ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", `/CN=${commonName}`,
          "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
