@@ -89,7 +89,9 @@ function dexConfigs(r: Resource): [string, DexConfig][] {
 
 // ---------------------------------------------------------------------------
 // oidc-read-only-access: bindings and roles are separate resources, so this
-// rule sees the whole stack and resolves each binding's roleRef itself.
+// rule sees the whole stack and resolves each binding's roleRef itself. Its
+// lists repeat lib/rbac.ts and components/config.ts on purpose: a guard rail
+// that imported the program's constants would loosen with the program.
 
 const READ_VERBS = new Set(["get", "list", "watch"]);
 /** Built-in roles that write; an OIDC identity bound to one is no longer read-only. */
