@@ -177,7 +177,7 @@ export function parseConfig(stack: string, raw: RawConfig): PlatformAuthConfig {
         }
         return undefined;
     }) ?? [];
-    if (raw.readOnlyUsers !== undefined && raw.readOnlyGroups !== undefined && readOnlyUsers.length + readOnlyGroups.length === 0) {
+    if (raw.readOnlyUsers?.trim() === "[]" && raw.readOnlyGroups?.trim() === "[]") {
         fail("readOnlyUsers", "bind at least one user (or a group in readOnlyGroups); otherwise nobody can log in usefully.");
     }
 

@@ -58,6 +58,11 @@ describe("config: bad values are refused with the key named", () => {
         ["a misspelled lifetime", { tokenLifetimes: JSON.stringify({ idTokens: "1h" }) }, "tokenLifetimes.idTokens", /did you mean idToken\?/],
         ["an exposure field of the other kind", { exposure: JSON.stringify({ kind: "httproute", gatewayName: "g", gatewayNamespace: "n", className: "nginx" }) }, "exposure.className", /not a setting/],
         ["a misspelled team member field", { githubTeams: JSON.stringify([{ slug: "platform", members: [{ username: "ned", rol: "member" }] }]) }, "githubTeams[0].members[0].rol", /did you mean role\?/],
+        ["nobody to bind", { readOnlyUsers: "[]", readOnlyGroups: "[]" }, "readOnlyUsers", /bind at least one user/],
+        ["a client ID with whitespace", { githubClientId: "Ov23li Test" }, "githubClientId", /contains whitespace/],
+        ["a node that is not an address", { talosNodes: JSON.stringify(["10.0.0.2; rm -rf /"]) }, "talosNodes[0]", /not a node address/],
+        ["an ingress without its class", { exposure: JSON.stringify({ kind: "ingress" }) }, "exposure", /needs className/],
+        ["a GitHub login that GitHub would not allow", { githubTeams: JSON.stringify([{ slug: "platform", members: [{ username: "-ned" }] }]) }, "githubTeams[0].members[0]", /not \{ username/],
         ["an empty team list", { githubTeams: "[]", readOnlyGroups: "[]" }, "githubTeams", /at least one team/],
         ["a list given as a scalar", { readOnlyUsers: "ned@devantler.tech" }, "readOnlyUsers", /YAML list or map/],
     ];
