@@ -23,33 +23,32 @@ const INSIDE_NAMESPACE = "PLATFORM_AUTH_E2E_NAMESPACE";
 const ned: StaticUser = { email: "ned@devantler.tech", username: "ned", password: "ned-password", groups: ["devantler-tech:platform"] };
 const mallory: StaticUser = { email: "mallory@example.com", username: "mallory", password: "mallory-password", groups: ["devantler-tech:outsiders"] };
 
+/** Prints each check as it runs and counts them, per mode and in total. */
 class Report {
     passed = 0;
     failed = 0;
-    constructor(private prefix = "") {}
+    constructor(
+        private readonly prefix = "",
+        private readonly parent?: Report,
+    ) {}
 
     scoped(prefix: string): Report {
-        const child = new Report(prefix);
-        child.parent = this;
-        return child;
+        return new Report(prefix, this);
     }
-    private parent?: Report;
 
     private count(ok: boolean): void {
         for (let r: Report | undefined = this; r; r = r.parent) ok ? r.passed++ : r.failed++;
     }
 
     /** Records one check; `check` returns a detail line or throws. */
-    async check(name: string, check: () => Promise<string | void> | string | void): Promise<boolean> {
+    async check(name: string, check: () => Promise<string | void> | string | void): Promise<void> {
         try {
             const detail = await check();
             this.count(true);
             console.log(`  ✔ ${this.prefix}${name}${detail ? `: ${detail}` : ""}`);
-            return true;
         } catch (error) {
             this.count(false);
             console.log(`  ✘ ${this.prefix}${name}: ${(error as Error).message}`);
-            return false;
         }
     }
 
