@@ -24,9 +24,9 @@ export class TalosApiServerPatch extends pulumi.ComponentResource {
             const plan = talosApplyPlan(args.contract, args.version);
             const inputs = {
                 create: talosctlApplyScript(plan),
-                delete: talosctlRevertScript(),
+                delete: talosctlRevertScript(plan),
                 interpreter: ["/bin/sh", "-c"],
-                environment: { ...talosApplyEnvironment(plan, args.nodes), TALOS_REVERT_PATCH: toYamlStream(plan.revert) },
+                environment: talosApplyEnvironment(plan, args.nodes),
             };
             new command.local.Command(
                 `${name}-apply`,

@@ -69,19 +69,23 @@ export interface AppendOnce {
     name: string;
     /** An extended regex that matches a line of the live machine config once the part is there. */
     presentWhen: string;
+    /** Talos applies this part only on reboot (a `.machine.files` change). */
+    needsReboot: boolean;
     document: Record<string, unknown>;
 }
 
 /**
- * How to apply the patch so that applying it again changes nothing: maps
- * (extraArgs, the 1.14 document) merge idempotently; list entries are added
+ * How to apply the patch so that applying it again changes nothing: the
+ * settings of an earlier apply are reverted first, and list entries are added
  * only when the node does not have them yet.
  */
 export interface TalosApplyPlan {
     always: Record<string, unknown>[];
     appendOnce: AppendOnce[];
     /** Undoes `always`; what `appendOnce` added stays on the node. */
-    revert: unknown[];
+    revert: Record<string, unknown>[];
+    /** An extended regex that matches a line of the live machine config while `always` is applied. */
+    presentWhen: string;
 }
 
 export function talosApplyPlan(contract: OidcContract, version: TalosVersion): TalosApplyPlan {
@@ -90,6 +94,7 @@ export function talosApplyPlan(contract: OidcContract, version: TalosVersion): T
             always: [{ apiVersion: "v1alpha1", kind: "KubeAuthenticationConfig", configuration: authenticationConfiguration(contract) }],
             appendOnce: [],
             revert: [{ apiVersion: "v1alpha1", kind: "KubeAuthenticationConfig", $patch: "delete" }],
+            presentWhen: "^[[:space:]-]*kind: KubeAuthenticationConfig$",
         };
     }
     const args = oidcApiServerArgs(contract);
@@ -101,19 +106,23 @@ export function talosApplyPlan(contract: OidcContract, version: TalosVersion): T
                   {
                       name: "CA_FILE",
                       presentWhen: `^[[:space:]-]*path: ${caFile}$`,
+                      needsReboot: true,
                       document: { machine: { files: [{ op: "create", path: caFile, permissions: 0o644, content: contract.issuerCaPem }] } },
                   },
                   {
                       name: "CA_VOLUME",
                       presentWhen: `^[[:space:]-]*hostPath: ${CA_HOST_DIR}$`,
+                      needsReboot: false,
                       document: { cluster: { apiServer: { extraVolumes: [{ hostPath: CA_HOST_DIR, mountPath: CA_MOUNT_DIR, readonly: true }] } } },
                   },
               ]
             : [],
-        // Removing the flags is what turns OIDC off. The CA file and its mount
-        // stay: a patch cannot remove list entries reliably, and a trusted CA
-        // file alone grants nothing.
-        revert: [Object.keys(args).map((flag) => ({ op: "remove", path: `/cluster/apiServer/extraArgs/${flag}` }))],
+        // A strategic delete, not JSON patch: Talos refuses JSON patches on
+        // multi-document configs. Removing the flags turns OIDC off; the CA file
+        // and its mount stay, since removing a file entry needs a reboot and a
+        // trusted CA file alone grants nothing.
+        revert: [{ cluster: { apiServer: { extraArgs: Object.fromEntries(Object.keys(args).map((flag) => [flag, { $patch: "delete" }])) } } }],
+        presentWhen: "^[[:space:]]*oidc-issuer-url: ",
     };
 }
 
@@ -144,40 +153,66 @@ export function toYamlStream(documents: unknown[]): string {
     return documents.map((doc) => stringify(doc, { lineWidth: 0 })).join("---\n");
 }
 
-/** The environment the apply script reads: the node list, then one patch file per part. */
+/** The environment both scripts read: the node list, the revert patch, then one patch file per part. */
 export function talosApplyEnvironment(plan: TalosApplyPlan, nodes: string[]): Record<string, string> {
     return {
         TALOS_NODES: nodes.join(" "),
         TALOS_PATCH: toYamlStream(plan.always),
+        TALOS_REVERT_PATCH: toYamlStream(plan.revert),
         ...Object.fromEntries(plan.appendOnce.map((part) => [`TALOS_PATCH_${part.name}`, toYamlStream([part.document])])),
     };
 }
 
 /**
- * Applies the plan to each node in turn with talosctl, adding each list entry
- * only when the live config lacks it, and waits for the node to be healthy
- * before the next one: a `.machine.files` change reboots the node (`--mode
- * auto`), and rebooting every control-plane node at once would lose etcd quorum.
+ * Applies the plan to each node in turn with talosctl. A node that already has
+ * the settings is reverted first (Talos appends lists on merge, so re-applying
+ * would duplicate them), list entries are added only when missing, and each
+ * node is healthy again before the next is touched: a new `.machine.files`
+ * entry needs a reboot, and rebooting every control-plane node at once would
+ * lose etcd quorum. Such a patch is staged, then the node is rebooted;
+ * `talosctl reboot` waits until the node is back.
  */
 export function talosctlApplyScript(plan: TalosApplyPlan): string {
     return [
         ...SCRIPT_PROLOGUE,
-        'printf \'%s\' "$TALOS_PATCH" >"$dir/always.yaml"',
         ...plan.appendOnce.map((part) => `printf '%s' "$TALOS_PATCH_${part.name}" >"$dir/${part.name}.yaml"`),
         "for node in $TALOS_NODES; do",
         '  live=$(talosctl --nodes "$node" get machineconfig -o yaml)',
+        `  if has '${plan.presentWhen}'; then`,
+        '    talosctl patch machineconfig --nodes "$node" --mode auto --patch "@$dir/revert.yaml"',
+        "  fi",
         '  set -- --patch "@$dir/always.yaml"',
+        "  mode=auto",
         ...plan.appendOnce.map(
-            (part) => `  printf '%s\\n' "$live" | grep -Eq '${part.presentWhen}' || set -- "$@" --patch "@$dir/${part.name}.yaml"`,
+            (part) => `  has '${part.presentWhen}' || { set -- "$@" --patch "@$dir/${part.name}.yaml";${part.needsReboot ? " mode=staged;" : ""} }`,
         ),
-        ...patchAndWait,
+        '  talosctl patch machineconfig --nodes "$node" --mode "$mode" "$@"',
+        '  if [ "$mode" = staged ]; then talosctl --nodes "$node" reboot; fi',
+        ...WAIT_FOR_HEALTH,
     ].join("\n");
 }
 
-/** Undoes the plan on each node in turn (on `pulumi destroy`, or before a changed plan is applied). */
-export function talosctlRevertScript(): string {
-    return [...SCRIPT_PROLOGUE, 'printf \'%s\' "$TALOS_REVERT_PATCH" >"$dir/revert.yaml"', "for node in $TALOS_NODES; do", '  set -- --patch "@$dir/revert.yaml"', ...patchAndWait].join("\n");
+/** Undoes the plan on each node that has it, in turn (on destroy, and before a changed plan is applied). */
+export function talosctlRevertScript(plan: TalosApplyPlan): string {
+    return [
+        ...SCRIPT_PROLOGUE,
+        "for node in $TALOS_NODES; do",
+        '  live=$(talosctl --nodes "$node" get machineconfig -o yaml)',
+        // Reverting twice would fail: Talos refuses to delete what is not there.
+        `  has '${plan.presentWhen}' || continue`,
+        '  talosctl patch machineconfig --nodes "$node" --mode auto --patch "@$dir/revert.yaml"',
+        ...WAIT_FOR_HEALTH,
+    ].join("\n");
 }
 
-const SCRIPT_PROLOGUE = ["set -eu", "dir=$(mktemp -d)", "trap 'rm -rf \"$dir\"' EXIT"];
-const patchAndWait = ['  talosctl patch machineconfig --nodes "$node" --mode auto "$@"', '  talosctl --nodes "$node" health --wait-timeout 10m', "done"];
+const SCRIPT_PROLOGUE = [
+    "set -eu",
+    "dir=$(mktemp -d)",
+    "trap 'rm -rf \"$dir\"' EXIT",
+    'printf \'%s\' "$TALOS_PATCH" >"$dir/always.yaml"',
+    'printf \'%s\' "$TALOS_REVERT_PATCH" >"$dir/revert.yaml"',
+    // `has REGEX`: whether the node's live config (in $live) has a matching line.
+    "has() { printf '%s\\n' \"$live\" | grep -Eq \"$1\"; }",
+];
+
+const WAIT_FOR_HEALTH = ['  talosctl --nodes "$node" health --wait-timeout 10m', "done"];

@@ -3,6 +3,8 @@
 # dependencies; with --with-pulumi, also the Pulumi CLI when it is missing.
 # Prints the PATH line to apply afterwards: eval "$(bash scripts/setup.sh)".
 set -euo pipefail
+# On failure print `false`, so that `eval "$(bash scripts/setup.sh)" && …` stops too.
+trap 'status=$?; [ "$status" -eq 0 ] || { echo "setup failed (exit $status)" >&2; echo false; }' EXIT
 cd "$(dirname "$0")/.."
 tools="$PWD/.tools"
 if ! [ -x "$tools/node_modules/.bin/node" ] || ! "$tools/node_modules/.bin/node" --version | grep -q '^v24\.'; then

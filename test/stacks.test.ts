@@ -216,11 +216,12 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             expect(command.environment.TALOS_NODES).to.equal("10.0.0.2 10.0.0.3");
             const applied = parseAllDocuments(command.environment.TALOS_PATCH).map((d) => d.toJS());
             expect(applied[0].cluster.apiServer.extraArgs).to.deep.equal(parseAllDocuments(withNodes.outputs.talosPatch)[0].toJS().cluster.apiServer.extraArgs);
-            expect(command.create).to.include('talosctl patch machineconfig --nodes "$node" --mode auto "$@"');
+            expect(command.create).to.include('talosctl patch machineconfig --nodes "$node" --mode "$mode" "$@"');
             expect(command.delete).to.include('"$TALOS_REVERT_PATCH"');
             expect(command.update, "an update would re-apply without reverting").to.equal(undefined);
-            // Every input is a trigger, so any change replaces (reverts, then applies).
+            // Every input is a trigger, so any change replaces; deleting first reverts the old settings before the new apply.
             expect(command.triggers).to.deep.equal([{ create: command.create, delete: command.delete, interpreter: command.interpreter, environment: command.environment }]);
+            expect(one(withNodes.resources, "Command").deleteBeforeReplace).to.equal(true);
         });
     });
 }

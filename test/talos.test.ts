@@ -2,7 +2,7 @@
 import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
@@ -111,14 +111,15 @@ describe("Talos apiserver patch", () => {
         expect(doc.cluster.apiServer.extraVolumes).to.deep.equal([{ hostPath: "/var/etc/kubernetes/oidc", mountPath: "/etc/kubernetes/oidc", readonly: true }]);
     });
 
-    it("reverting removes every flag the patch added (1.13) or deletes the document (1.14)", () => {
+    it("reverting deletes every flag the patch added (1.13) or the document (1.14), as strategic patches", () => {
         const c = contract(true);
         const added = Object.keys((talosPatchDocuments(c, parseTalosVersion("v1.13")!)[0] as any).cluster.apiServer.extraArgs);
-        const [ops] = talosApplyPlan(c, parseTalosVersion("v1.13")!).revert as { op: string; path: string }[][];
-        expect(ops.map((o) => o.path)).to.deep.equal(added.map((flag) => `/cluster/apiServer/extraArgs/${flag}`));
-        expect(ops.every((o) => o.op === "remove")).to.equal(true);
+        const [revert13] = talosApplyPlan(c, parseTalosVersion("v1.13")!).revert as any[];
+        // Talos refuses JSON6902 patches on multi-document configs, so the revert must be a strategic delete.
+        expect(revert13.cluster.apiServer.extraArgs).to.deep.equal(Object.fromEntries(added.map((flag) => [flag, { $patch: "delete" }])));
         expect(talosApplyPlan(c, parseTalosVersion("v1.14")!).revert).to.deep.equal([{ apiVersion: "v1alpha1", kind: "KubeAuthenticationConfig", $patch: "delete" }]);
     });
+
     it("renders documents as a YAML stream that reads back the same", () => {
         const docs = talosPatchDocuments(contract(true), parseTalosVersion("v1.14")!);
         const twice = [...docs, ...docs];
@@ -127,7 +128,7 @@ describe("Talos apiserver patch", () => {
 });
 
 /** Runs a talosctl script against a stand-in talosctl that serves each node's live config and logs every call. */
-function runScript(script: string, env: Record<string, string>, liveConfigs: Record<string, string>) {
+function runScript(script: string, env: Record<string, string>, liveConfigs: Record<string, string>): string[] {
     const dir = mkdtempSync(join(tmpdir(), "fake-talosctl-"));
     for (const [node, config] of Object.entries(liveConfigs)) writeFileSync(join(dir, `live-${node}.yaml`), config);
     writeFileSync(
@@ -135,43 +136,77 @@ function runScript(script: string, env: Record<string, string>, liveConfigs: Rec
         [
             "#!/bin/sh",
             `log=${dir}/calls.log`,
-            'node=""; prev=""; for a in "$@"; do [ "$prev" = --nodes ] && node=$a; prev=$a; done',
+            'node=""; mode=""; prev=""; for a in "$@"; do [ "$prev" = --nodes ] && node=$a; [ "$prev" = --mode ] && mode=$a; prev=$a; done',
             'case "$1 $2" in',
-            `  "--nodes $node") if [ "$3" = get ]; then cat "${dir}/live-$node.yaml"; else echo "health $node" >>"$log"; fi ;;`,
-            '  "patch machineconfig") echo "patch $node" >>"$log"; for a in "$@"; do case $a in @*) echo "--- ${a##*/}" >>"$log"; cat "${a#@}" >>"$log";; esac; done ;;',
+            `  "--nodes $node") if [ "$3" = get ]; then cat "${dir}/live-$node.yaml"; else echo "$3 $node" >>"$log"; fi ;;`,
+            '  "patch machineconfig") echo "patch $node $mode" >>"$log"; for a in "$@"; do case $a in @*) echo "  ${a##*/}" >>"$log";; esac; done ;;',
             "esac",
         ].join("\n"),
         { mode: 0o755 },
     );
-    execFileSync("/bin/sh", ["-c", script], { env: { ...env, PATH: `${dir}:${process.env.PATH}` } });
-    return readFileSync(join(dir, "calls.log"), "utf8");
+    try {
+        execFileSync("/bin/sh", ["-c", script], { env: { ...env, PATH: `${dir}:${process.env.PATH}` } });
+        return existsSync(join(dir, "calls.log")) ? readFileSync(join(dir, "calls.log"), "utf8").trim().split("\n") : [];
+    } finally {
+        rmSync(dir, { recursive: true, force: true });
+    }
 }
 
 describe("talosctl apply and revert", () => {
     const ca = makeCa("mkcert development CA");
-    const c = oidcContract({ domain: "platform.lan", issuerCaPem: ca.certPem });
-    const plan = talosApplyPlan(c, parseTalosVersion("v1.13")!);
+    const version13 = parseTalosVersion("v1.13")!;
+    const plan = talosApplyPlan(oidcContract({ domain: "platform.lan", issuerCaPem: ca.certPem }), version13);
     const env = talosApplyEnvironment(plan, ["10.0.0.2", "10.0.0.3"]);
-    const caPath = `/var/etc/kubernetes/oidc/${caFileName(ca.certPem)}`;
-    // How `talosctl get machineconfig -o yaml` shows a node that already has the CA file and its mount.
-    const patched = `spec: |\n    machine:\n        files:\n            - content: x\n              path: ${caPath}\n    cluster:\n        apiServer:\n            extraVolumes:\n                - hostPath: /var/etc/kubernetes/oidc\n                  mountPath: /etc/kubernetes/oidc\n`;
+    // How `talosctl get machineconfig -o yaml` shows a node, before and after the patch.
+    const fresh = "spec: |\n    version: v1alpha1\n    machine:\n        type: controlplane\n";
+    const patched = [
+        "spec: |",
+        "    machine:",
+        "        files:",
+        "            - content: x",
+        `              path: /var/etc/kubernetes/oidc/${caFileName(ca.certPem)}`,
+        "    cluster:",
+        "        apiServer:",
+        "            extraArgs:",
+        "                oidc-issuer-url: https://dex.platform.lan",
+        "            extraVolumes:",
+        "                - hostPath: /var/etc/kubernetes/oidc",
+        "                  mountPath: /etc/kubernetes/oidc",
+        "",
+    ].join("\n");
 
-    it("adds the CA file and mount once, patches one node at a time and waits for each to be healthy", () => {
-        const log = runScript(talosctlApplyScript(plan), env, { "10.0.0.2": "spec: |\n    machine: {}\n", "10.0.0.3": patched });
-        const calls = log.split("\n").filter((l) => /^(patch|health|---)/.test(l));
-        expect(calls).to.deep.equal(["patch 10.0.0.2", "--- always.yaml", "--- CA_FILE.yaml", "--- CA_VOLUME.yaml", "health 10.0.0.2", "patch 10.0.0.3", "--- always.yaml", "health 10.0.0.3"]);
-        expect(log).to.include(`path: ${caPath}`).and.include("oidc-issuer-url: https://dex.platform.lan");
+    it("on a fresh node, stages the CA file with the flags, reboots it and waits before the next node", () => {
+        expect(runScript(talosctlApplyScript(plan), env, { "10.0.0.2": fresh, "10.0.0.3": fresh })).to.deep.equal([
+            "patch 10.0.0.2 staged", "  always.yaml", "  CA_FILE.yaml", "  CA_VOLUME.yaml", "reboot 10.0.0.2", "health 10.0.0.2",
+            "patch 10.0.0.3 staged", "  always.yaml", "  CA_FILE.yaml", "  CA_VOLUME.yaml", "reboot 10.0.0.3", "health 10.0.0.3",
+        ]);
     });
 
-    it("adds a rotated CA's file even where the old one and the mount exist", () => {
-        const rotated = talosApplyPlan(oidcContract({ domain: "platform.lan", issuerCaPem: makeCa("rotated CA").certPem }), parseTalosVersion("v1.13")!);
-        const log = runScript(talosctlApplyScript(rotated), talosApplyEnvironment(rotated, ["10.0.0.3"]), { "10.0.0.3": patched });
-        expect(log.split("\n").filter((l) => l.startsWith("---"))).to.deep.equal(["--- always.yaml", "--- CA_FILE.yaml"]);
+    it("on a node that has it all, reverts the old flags and applies them again without list entries or a reboot", () => {
+        expect(runScript(talosctlApplyScript(plan), env, { "10.0.0.2": patched, "10.0.0.3": patched })).to.deep.equal([
+            "patch 10.0.0.2 auto", "  revert.yaml", "patch 10.0.0.2 auto", "  always.yaml", "health 10.0.0.2",
+            "patch 10.0.0.3 auto", "  revert.yaml", "patch 10.0.0.3 auto", "  always.yaml", "health 10.0.0.3",
+        ]);
     });
 
-    it("reverts with the revert patch on every node", () => {
-        const log = runScript(talosctlRevertScript(), { TALOS_NODES: "10.0.0.2 10.0.0.3", TALOS_REVERT_PATCH: toYamlStream(plan.revert) }, {});
-        expect(log.split("\n").filter((l) => /^(patch|health)/.test(l))).to.deep.equal(["patch 10.0.0.2", "health 10.0.0.2", "patch 10.0.0.3", "health 10.0.0.3"]);
-        expect(log).to.include("op: remove").and.include("path: /cluster/apiServer/extraArgs/oidc-issuer-url");
+    it("adds a rotated CA's file (and reboots) even where the old file and the mount exist", () => {
+        const rotated = talosApplyPlan(oidcContract({ domain: "platform.lan", issuerCaPem: makeCa("rotated CA").certPem }), version13);
+        const calls = runScript(talosctlApplyScript(rotated), talosApplyEnvironment(rotated, ["10.0.0.3"]), { "10.0.0.3": patched });
+        expect(calls).to.deep.equal(["patch 10.0.0.3 auto", "  revert.yaml", "patch 10.0.0.3 staged", "  always.yaml", "  CA_FILE.yaml", "reboot 10.0.0.3", "health 10.0.0.3"]);
+    });
+
+    it("reverts only the nodes that have the settings, so reverting twice is harmless", () => {
+        expect(runScript(talosctlRevertScript(plan), env, { "10.0.0.2": patched, "10.0.0.3": fresh })).to.deep.equal([
+            "patch 10.0.0.2 auto", "  revert.yaml", "health 10.0.0.2",
+        ]);
+    });
+
+    it("Talos 1.14: replaces an existing document instead of merging into it", () => {
+        const plan14 = talosApplyPlan(oidcContract({ domain: "platform.lan" }), parseTalosVersion("v1.14")!);
+        const live = "spec: |\n    version: v1alpha1\n    ---\n    apiVersion: v1alpha1\n    kind: KubeAuthenticationConfig\n";
+        expect(runScript(talosctlApplyScript(plan14), talosApplyEnvironment(plan14, ["10.0.0.2"]), { "10.0.0.2": live })).to.deep.equal([
+            "patch 10.0.0.2 auto", "  revert.yaml", "patch 10.0.0.2 auto", "  always.yaml", "health 10.0.0.2",
+        ]);
+        expect(runScript(talosctlRevertScript(plan14), talosApplyEnvironment(plan14, ["10.0.0.2"]), { "10.0.0.2": fresh })).to.deep.equal([]);
     });
 });

@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { parse } from "yaml";
 import { PROJECT } from "../../components/config";
 import { platformAuth } from "../../program";
@@ -13,7 +14,19 @@ export interface RecordedResource {
     type: string;
     name: string;
     inputs: Record<string, any>;
+    deleteBeforeReplace: boolean;
 }
+
+/**
+ * The mock engine hands `newResource` no resource options, so read the one
+ * that matters for ordering (deleteBeforeReplace) off the registration request.
+ */
+const deleteBeforeReplace = new Map<string, boolean>();
+const registerResource = MockMonitor.prototype.registerResource;
+MockMonitor.prototype.registerResource = function (this: MockMonitor, req: any, callback: any) {
+    deleteBeforeReplace.set(`${req.getType()}::${req.getName()}`, req.getDeletebeforereplace());
+    return registerResource.call(this, req, callback);
+};
 
 export type Outputs = ReturnType<typeof platformAuth>;
 
@@ -50,7 +63,7 @@ export async function runStack(
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
-                resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+                resources.push({ type: args.type, name: args.name, inputs: args.inputs, deleteBeforeReplace: deleteBeforeReplace.get(`${args.type}::${args.name}`) ?? false });
                 return { id: `${args.name}-id`, state: args.inputs };
             },
             call: (args) => args.inputs,
