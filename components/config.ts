@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 export const PROJECT = "platform-auth";
 
 /** Talos minors this program knows how to patch (lib/talos.ts picks flags or documents). */
-export const KNOWN_TALOS_MINORS = [10, 11, 12, 13, 14] as const;
+const KNOWN_TALOS_MINORS = [10, 11, 12, 13, 14] as const;
 
 export interface TalosVersion {
     major: 1;
@@ -148,7 +148,7 @@ export function parseConfig(stack: string, raw: RawConfig): PlatformAuthConfig {
 
     const githubClientId = read.string(
         "githubClientId",
-        "the Client ID of the GitHub OAuth app (see README: Register the OAuth app), set with `pulumi config set githubClientId <id>`",
+        "the Client ID of the GitHub OAuth app (README: First-time set-up of a stack), set with `pulumi config set githubClientId <id>`",
     );
     if (githubClientId !== undefined && /\s/.test(githubClientId)) {
         fail("githubClientId", "contains whitespace; paste the Client ID exactly as GitHub shows it.");
@@ -347,7 +347,7 @@ function parseTokenLifetimes(value: Record<string, unknown> | undefined, fail: (
 }
 
 /** Seconds in a Go duration string that matched GO_DURATION. */
-export function durationSeconds(text: string): number {
+function durationSeconds(text: string): number {
     const unit: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 0.001 };
     let total = 0;
     for (const [, amount, suffix] of text.matchAll(/(\d+)(h|ms|m|s)/g)) total += Number(amount) * unit[suffix];

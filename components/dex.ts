@@ -54,13 +54,14 @@ export class Dex extends pulumi.ComponentResource {
         const inNamespace = { parent: this, dependsOn: [namespace] };
 
         const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: metadata(DEX_OBJECTS.serviceAccount) }, inNamespace);
+        const storageUser = [{ kind: "ServiceAccount", name: serviceAccount.metadata.name, namespace: DEX_NAMESPACE }];
         const role = new k8s.rbac.v1.Role(`${name}-storage`, { metadata: metadata("dex-storage"), rules: dexStorageRules.namespaced }, inNamespace);
         new k8s.rbac.v1.RoleBinding(
             `${name}-storage`,
             {
                 metadata: metadata("dex-storage"),
                 roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
-                subjects: [{ kind: "ServiceAccount", name: serviceAccount.metadata.name, namespace: DEX_NAMESPACE }],
+                subjects: storageUser,
             },
             inNamespace,
         );
@@ -74,7 +75,7 @@ export class Dex extends pulumi.ComponentResource {
             {
                 metadata: { name: "dex-storage-crds", labels: dexLabels },
                 roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole.metadata.name },
-                subjects: [{ kind: "ServiceAccount", name: serviceAccount.metadata.name, namespace: DEX_NAMESPACE }],
+                subjects: storageUser,
             },
             parent,
         );

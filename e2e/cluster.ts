@@ -40,7 +40,7 @@ export interface Cluster {
 }
 
 /** The apiserver flags a Talos node would run with, taken from the patch; file paths map into `runDir`. */
-export function apiServerAuthFlags(talosPatch: string, runDir: string): string[] {
+function apiServerAuthFlags(talosPatch: string, runDir: string): string[] {
     const docs = parseAllDocuments(talosPatch).map((d) => d.toJS());
     const authDoc = docs.find((d) => d.kind === "KubeAuthenticationConfig");
     if (authDoc) {

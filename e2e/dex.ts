@@ -28,7 +28,7 @@ export interface DexRuntime {
     expiry?: Record<string, unknown>;
 }
 
-export function e2eDexConfig(produced: any, runtime: DexRuntime, telemetryPort: number): Record<string, unknown> {
+function e2eDexConfig(produced: any, runtime: DexRuntime, telemetryPort: number): Record<string, unknown> {
     const [connector, ...others] = produced.connectors;
     if (connector?.type !== "github" || others.length > 0) throw new Error("expected exactly one GitHub connector in the program's Dex config");
     if (produced.storage?.type !== "kubernetes" || produced.storage.config?.inCluster !== true) throw new Error("expected in-cluster Kubernetes storage in the program's Dex config");
@@ -79,7 +79,7 @@ export interface HttpResult {
 }
 
 /** A small HTTPS client that trusts only `caPem`. */
-export function httpsJson(method: string, url: string, caPem: string, form?: Record<string, string>, headers: Record<string, string> = {}): Promise<HttpResult> {
+function httpsJson(method: string, url: string, caPem: string, form?: Record<string, string>, headers: Record<string, string> = {}): Promise<HttpResult> {
     const body = form ? new URLSearchParams(form).toString() : undefined;
     return new Promise((resolve, reject) => {
         const req = request(url, { method, ca: caPem, headers: { ...headers, ...(body ? { "content-type": "application/x-www-form-urlencoded" } : {}) } }, (res) => {

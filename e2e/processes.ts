@@ -53,7 +53,7 @@ export function killAllNow(): void {
     }
 }
 
-export function logTail(service: Service, lines = 30): string {
+function logTail(service: Service, lines = 30): string {
     return readFileSync(service.logFile, "utf8").split("\n").slice(-lines).join("\n");
 }
 

@@ -278,13 +278,13 @@ async function applyAndDryRun(manifests: Manifest[], cluster: Cluster, kubectl: 
     const api = kubectl(cluster.adminKubeconfig, "api-resources", "-o", "name").stdout.split("\n");
     const available = rest.filter((m) => m.apiVersion.includes("/") ? api.some((r) => r.endsWith(`.${m.apiVersion.split("/")[0]}`)) : true);
     for (const missing of rest.filter((m) => !available.includes(m))) {
-        report.note(`not dry-run: ${m(missing)} (its CRD, from Gateway API, is not installed on this offline apiserver)`);
+        report.note(`not dry-run: ${describeManifest(missing)} (its CRD, from Gateway API, is not installed on this offline apiserver)`);
     }
     await report.check("3. every other object passes a server-side dry-run", () => {
         const dryRun = kubectl(cluster.adminKubeconfig, "apply", "--server-side", "--dry-run=server", "-f", file("dry-run", available));
         expectThat(dryRun.status === 0, dryRun.stderr);
         expectThat(!/PodSecurity|would violate/i.test(dryRun.stderr), `Pod Security warnings: ${dryRun.stderr}`);
-        return available.map(m).join(", ");
+        return available.map(describeManifest).join(", ");
     });
     await report.check("3. Dex's pod is admitted where Pod Security `restricted` is enforced", () => {
         const deployment = available.find((x) => x.kind === "Deployment")!;
@@ -298,7 +298,7 @@ async function applyAndDryRun(manifests: Manifest[], cluster: Cluster, kubectl: 
     });
 }
 
-function m(manifest: Manifest): string {
+function describeManifest(manifest: Manifest): string {
     return `${manifest.kind}/${manifest.metadata.name}`;
 }
 

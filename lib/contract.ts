@@ -27,11 +27,11 @@ export interface OidcContract {
     issuerCaPem?: string;
 }
 
-export const KUBECTL_CLIENT_ID = "kubectl";
-export const APISERVER_AUDIENCE = "kube-apiserver";
+const KUBECTL_CLIENT_ID = "kubectl";
+const APISERVER_AUDIENCE = "kube-apiserver";
 /** kubelogin's two default callback ports: it falls back to 18000 when 8000 is busy. */
-export const KUBELOGIN_REDIRECT_URIS = ["http://localhost:8000", "http://localhost:18000"];
-export const OIDC_PREFIX = "oidc:";
+const KUBELOGIN_REDIRECT_URIS = ["http://localhost:8000", "http://localhost:18000"];
+const OIDC_PREFIX = "oidc:";
 
 export function oidcContract(config: Pick<PlatformAuthConfig, "domain" | "issuerCaPem">): OidcContract {
     return {

@@ -6,12 +6,12 @@ import { createHash } from "node:crypto";
 import type { Exposure, TokenLifetimes } from "../components/config";
 import type { OidcContract } from "./contract";
 
-export const DEX_IMAGE = "ghcr.io/dexidp/dex:v2.45.1-distroless";
+const DEX_IMAGE = "ghcr.io/dexidp/dex:v2.45.1-distroless";
 export const DEX_NAMESPACE = "dex";
 export const DEX_HTTP_PORT = 5556;
-export const DEX_TELEMETRY_PORT = 5558;
-export const DEX_CONFIG_DIR = "/etc/dex";
-export const DEX_CONFIG_PATH = `${DEX_CONFIG_DIR}/config.yaml`;
+const DEX_TELEMETRY_PORT = 5558;
+const DEX_CONFIG_DIR = "/etc/dex";
+const DEX_CONFIG_PATH = `${DEX_CONFIG_DIR}/config.yaml`;
 /** Object names inside the Dex namespace; the pod template refers to them by name. */
 export const DEX_OBJECTS = { serviceAccount: "dex", configSecret: "dex-config", credentialsSecret: "dex-github", service: "dex" } as const;
 /** Keys of the credentials Secret, and the variables the config names them by. */

@@ -5,7 +5,7 @@
 import { stringify } from "yaml";
 import type { OidcContract } from "./contract";
 
-export const EXEC_API_VERSION = "client.authentication.k8s.io/v1";
+const EXEC_API_VERSION = "client.authentication.k8s.io/v1";
 /** kubelogin opens a browser on first use; it needs no terminal input. */
 const EXEC_INTERACTIVE_MODE = "IfAvailable";
 
@@ -24,7 +24,7 @@ export function kubeloginArgs(contract: OidcContract): string[] {
     ];
 }
 
-export function kubeconfigUserName(stack: string): string {
+function kubeconfigUserName(stack: string): string {
     return `oidc-${stack}`;
 }
 

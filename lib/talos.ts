@@ -11,8 +11,8 @@ import type { TalosVersion } from "../components/config";
 import type { OidcContract } from "./contract";
 
 /** Where Talos ≤1.13 writes the issuer CA on the host (only /var is writable) and where the apiserver sees it. */
-export const CA_HOST_DIR = "/var/etc/kubernetes/oidc";
-export const CA_MOUNT_DIR = "/etc/kubernetes/oidc";
+const CA_HOST_DIR = "/var/etc/kubernetes/oidc";
+const CA_MOUNT_DIR = "/etc/kubernetes/oidc";
 const FIRST_TALOS_MINOR_WITH_AUTH_DOCUMENT = 14;
 
 export type TalosPatchMode = "extraArgs" | "authenticationConfig";

@@ -177,8 +177,13 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             const credentials = one(run.resources, "Secret", "dex-github").inputs.stringData;
             expect(isSecretValue(credentials)).to.equal(true);
             expect(reveal(credentials)["client-secret"]).to.equal(secret);
+            // The audience client's secret is derived from it, and just as private.
+            const derived = reveal(credentials)["kube-apiserver-client-secret"];
+            expect(derived).to.match(/^[0-9a-f]{64}$/);
             for (const resource of run.resources.filter((r) => r.inputs.metadata?.name !== "dex-github")) {
-                expect(JSON.stringify(reveal(resource.inputs)), `${resource.type} ${resource.name}`).not.to.include(secret);
+                const text = JSON.stringify(reveal(resource.inputs));
+                expect(text, `${resource.type} ${resource.name}`).not.to.include(secret);
+                expect(text, `${resource.type} ${resource.name}`).not.to.include(derived);
             }
             expect(JSON.stringify(run.outputs)).not.to.include(secret);
             const env = one(run.resources, "Deployment", "dex").inputs.spec.template.spec.containers[0].env;

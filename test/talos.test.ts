@@ -11,7 +11,7 @@ import { parseTalosVersion } from "../components/config";
 import { oidcContract, type OidcContract } from "../lib/contract";
 import { caFileName, talosApplyEnvironment, talosApplyPlan, talosctlApplyScript, talosctlRevertScript, talosPatchDocuments, talosPatchMode, toYamlStream } from "../lib/talos";
 import { makeCa } from "./support/pki";
-import { readReference } from "./support/shared";
+import { readReference } from "./support/reference";
 
 type Schema = { $defs: Record<string, unknown> } & Record<string, unknown>;
 

@@ -2,7 +2,7 @@
 // roles (with `view` aggregated the way kube-controller-manager does it) plus
 // whatever roles and bindings the program creates.
 import { parse } from "yaml";
-import { readReference } from "./shared";
+import { readReference } from "./reference";
 
 export interface Rule {
     apiGroups?: string[];
