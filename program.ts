@@ -1,15 +1,15 @@
 // Wires the OIDC login path: config -> contract -> Dex, GitHub, Talos patch,
 // RBAC and kubeconfig. Every party reads the one contract, so none can drift.
-import { loadConfig } from "./components/config";
-import { Dex } from "./components/dex";
-import { GitHubOrg } from "./components/github";
-import { ReadOnlyRbac } from "./components/rbac";
-import { TalosApiServerPatch } from "./components/talos";
-import { oidcContract } from "./lib/contract";
-import { dexCallbackUrl, dexConfig } from "./lib/dex";
-import { kubeconfigUserYaml, oidcLoginSetupCommand, setContextCommand, setCredentialsCommand } from "./lib/kubeconfig";
-import { clusterReaderRules, readOnlySubjects } from "./lib/rbac";
-import { talosPatchMode } from "./lib/talos";
+import { loadConfig } from "./config/load";
+import { Dex } from "./dex/component";
+import { GitHubOrg } from "./github/component";
+import { ReadOnlyRbac } from "./rbac/component";
+import { TalosApiServerPatch } from "./talos/component";
+import { oidcContract } from "./contract/contract";
+import { dexCallbackUrl, dexConfig } from "./dex/render";
+import { kubeconfigUserYaml, oidcLoginSetupCommand, setContextCommand, setCredentialsCommand } from "./kubeconfig/render";
+import { clusterReaderRules, readOnlySubjects } from "./rbac/rules";
+import { talosPatchMode } from "./talos/render";
 
 export function platformAuth() {
     // Validate everything first: a bad value must stop the run before any resource exists.

@@ -90,7 +90,7 @@ function dexConfigs(r: Resource): [string, DexConfig][] {
 // ---------------------------------------------------------------------------
 // oidc-read-only-access: bindings and roles are separate resources, so this
 // rule sees the whole stack and resolves each binding's roleRef itself. Its
-// lists repeat lib/rbac.ts and components/config.ts on purpose: a guard rail
+// lists repeat rbac/rules.ts and config/types.ts on purpose: a guard rail
 // that imported the program's constants would loosen with the program.
 
 const READ_VERBS = new Set(["get", "list", "watch"]);
@@ -347,7 +347,7 @@ export function checkTlsIssuer(resources: Resource[]): Finding[] {
             report(
                 a.resource,
                 `makes the apiserver trust issuer "${a.issuer}", but Dex (${where}) issues tokens as "${dexIssuers.join('", "')}"`,
-                "derive both from the one OIDC contract (lib/contract.ts); the strings must be equal byte for byte, trailing slash included",
+                "derive both from the one OIDC contract (contract/contract.ts); the strings must be equal byte for byte, trailing slash included",
             );
         }
     }

@@ -2,7 +2,7 @@
 // user-set keys, checked for the promises users rely on.
 import { expect } from "chai";
 import { parse, parseAllDocuments } from "yaml";
-import { caFileName } from "../lib/talos";
+import { caFileName } from "../talos/render";
 import { makeCa } from "./support/pki";
 import { byKind, dexConfigOf, dexTokenAudience, isSecretValue, one, reveal } from "./support/resources";
 import { runStack, USER_KEYS, type StackRun } from "./support/stack";

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { parse } from "yaml";
-import { PROJECT } from "../../components/config";
+import { PROJECT } from "../../config/types";
 import { platformAuth } from "../../program";
 
 export const REPO_ROOT = join(__dirname, "..", "..", "..");

@@ -7,8 +7,8 @@
 // together with the new documents.
 import { createHash } from "node:crypto";
 import { stringify } from "yaml";
-import type { TalosVersion } from "../components/config";
-import type { OidcContract } from "./contract";
+import type { TalosVersion } from "../config/types";
+import type { OidcContract } from "../contract/contract";
 
 /** Where Talos ≤1.13 writes the issuer CA on the host (only /var is writable) and where the apiserver sees it. */
 const CA_HOST_DIR = "/var/etc/kubernetes/oidc";

@@ -3,8 +3,8 @@
 // names them as $VARs that Dex expands from a Secret-backed environment, so the
 // config itself can be rendered, hashed and shown in a preview.
 import { createHash } from "node:crypto";
-import type { Exposure, TokenLifetimes } from "../components/config";
-import type { OidcContract } from "./contract";
+import type { Exposure, TokenLifetimes } from "../config/types";
+import type { OidcContract } from "../contract/contract";
 
 const DEX_IMAGE = "ghcr.io/dexidp/dex:v2.45.1-distroless";
 export const DEX_NAMESPACE = "dex";

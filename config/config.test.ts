@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { expect } from "chai";
-import { ConfigError, parseConfig, parseTalosVersion, type RawConfig } from "../components/config";
-import { makeCa, makeLeaf } from "./support/pki";
-import { ProgramFailed, runStack, stackFileConfig, USER_KEYS } from "./support/stack";
+import { parseTalosVersion } from "./fields";
+import { parseConfig } from "./parse";
+import { ConfigError, type RawConfig } from "./types";
+import { makeCa, makeLeaf } from "../test/support/pki";
+import { ProgramFailed, runStack, stackFileConfig, USER_KEYS } from "../test/support/stack";
 
 const ca = makeCa("platform-auth test CA");
 

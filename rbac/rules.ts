@@ -5,8 +5,8 @@
 // ones whose objects are credentials. In particular Dex's own group
 // (dex.coreos.com) holds refresh tokens and signing keys, and reading it lets
 // a "read-only" user mint tokens, so it is never listed.
-import type { OidcContract } from "./contract";
-import { oidcGroup, oidcUser } from "./contract";
+import type { OidcContract } from "../contract/contract";
+import { oidcGroup, oidcUser } from "../contract/contract";
 
 export interface PolicyRule {
     apiGroups: string[];

@@ -2,7 +2,7 @@
 // all read. Every failure of this login path so far was drift between those
 // parties (audience, issuer, claim, prefix or CA), so none of them is allowed
 // to spell these values on its own.
-import type { PlatformAuthConfig } from "../components/config";
+import type { PlatformAuthConfig } from "../config/types";
 
 export interface ClaimMapping {
     claim: string;

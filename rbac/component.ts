@@ -3,7 +3,7 @@
 // only, through the root client certificate.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { CLUSTER_READER_ROLE, READ_ONLY_BINDINGS, type PolicyRule, type Subject } from "../lib/rbac";
+import { CLUSTER_READER_ROLE, READ_ONLY_BINDINGS, type PolicyRule, type Subject } from "./rules";
 
 export interface ReadOnlyRbacArgs {
     clusterReaderRules: PolicyRule[];

@@ -3,9 +3,9 @@
 // it is also applied with talosctl and reverted on destroy.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { TalosVersion } from "./config";
-import type { OidcContract } from "../lib/contract";
-import { talosApplyEnvironment, talosApplyPlan, talosctlApplyScript, talosctlRevertScript, talosPatchDocuments, toYamlStream } from "../lib/talos";
+import type { TalosVersion } from "../config/types";
+import type { OidcContract } from "../contract/contract";
+import { talosApplyEnvironment, talosApplyPlan, talosctlApplyScript, talosctlRevertScript, talosPatchDocuments, toYamlStream } from "./render";
 
 export interface TalosApiServerPatchArgs {
     contract: OidcContract;

@@ -1,10 +1,10 @@
 // Dex, the OIDC issuer, as plain typed Kubernetes objects. No Helm chart: a CI
 // preview must never need a chart repository, and every object here is
-// rendered by a tested function in lib/dex.ts.
+// rendered by a tested function in dex/render.ts.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import type { Exposure } from "./config";
+import type { Exposure } from "../config/types";
 import {
     apiServerClientSecret,
     checksum,
@@ -18,10 +18,10 @@ import {
     dexNetworkPolicySpec,
     dexPodTemplate,
     dexStorageRules,
-} from "../lib/dex";
+} from "./render";
 
 export interface DexArgs {
-    /** Dex's config.yaml content (from lib/dex.ts `dexConfig`); it holds no secrets. */
+    /** Dex's config.yaml content (from dex/render.ts `dexConfig`); it holds no secrets. */
     config: Record<string, unknown>;
     host: string;
     githubClientId: pulumi.Input<string>;

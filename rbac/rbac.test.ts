@@ -2,11 +2,11 @@
 // (`view` aggregated as kube-controller-manager does) plus the program's own
 // RBAC objects, for the seed's test matrix and more.
 import { expect } from "chai";
-import { clusterReaderRules } from "../lib/rbac";
-import { RbacModel, type Identity, type Request } from "./support/can-i";
-import { makeCa } from "./support/pki";
-import { byKind, reveal } from "./support/resources";
-import { runStack, USER_KEYS, type StackRun } from "./support/stack";
+import { clusterReaderRules } from "./rules";
+import { RbacModel, type Identity, type Request } from "../test/support/can-i";
+import { makeCa } from "../test/support/pki";
+import { byKind, reveal } from "../test/support/resources";
+import { runStack, USER_KEYS, type StackRun } from "../test/support/stack";
 
 const ned: Identity = { user: "oidc:ned@devantler.tech", groups: [] };
 const teamMember: Identity = { user: "oidc:alice@example.com", groups: ["oidc:devantler-tech:platform"] };

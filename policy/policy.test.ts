@@ -18,10 +18,10 @@ import {
     RULES,
     TALOS_PATCH_TYPE,
     type Resource,
-} from "../policy/rules";
-import { makeCa } from "./support/pki";
-import { reveal } from "./support/resources";
-import { runStack, USER_KEYS } from "./support/stack";
+} from "./rules";
+import { makeCa } from "../test/support/pki";
+import { reveal } from "../test/support/resources";
+import { runStack, USER_KEYS } from "../test/support/stack";
 
 // --- driving the registered pack the way the CrossGuard server does ---------
 

@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import { parse } from "yaml";
-import { oidcContract } from "../lib/contract";
-import { kubeconfigUserYaml, kubeloginArgs, oidcLoginSetupCommand, setContextCommand, setCredentialsCommand, shellQuote } from "../lib/kubeconfig";
-import { makeCa } from "./support/pki";
+import { oidcContract } from "../contract/contract";
+import { kubeconfigUserYaml, kubeloginArgs, oidcLoginSetupCommand, setContextCommand, setCredentialsCommand, shellQuote } from "./render";
+import { makeCa } from "../test/support/pki";
 
 /** Splits a POSIX command line the way sh does for the quoting shellQuote produces. */
 function shellWords(line: string): string[] {

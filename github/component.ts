@@ -5,7 +5,7 @@
 // turns into the `<org>:<team>` groups claim.
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
-import type { GitHubTeam } from "./config";
+import type { GitHubTeam } from "../config/types";
 
 export interface GitHubOrgArgs {
     teams: GitHubTeam[];

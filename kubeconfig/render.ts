@@ -3,7 +3,7 @@
 // `kubectl config set-credentials` line, from the same argument list so the
 // two can never differ.
 import { stringify } from "yaml";
-import type { OidcContract } from "./contract";
+import type { OidcContract } from "../contract/contract";
 
 const EXEC_API_VERSION = "client.authentication.k8s.io/v1";
 /** kubelogin opens a browser on first use; it needs no terminal input. */

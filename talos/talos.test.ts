@@ -7,11 +7,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
 import { parseAllDocuments } from "yaml";
-import { parseTalosVersion } from "../components/config";
-import { oidcContract, type OidcContract } from "../lib/contract";
-import { caFileName, talosApplyEnvironment, talosApplyPlan, talosctlApplyScript, talosctlRevertScript, talosPatchDocuments, talosPatchMode, toYamlStream } from "../lib/talos";
-import { makeCa } from "./support/pki";
-import { readReference } from "./support/reference";
+import { parseTalosVersion } from "../config/fields";
+import { oidcContract, type OidcContract } from "../contract/contract";
+import { caFileName, talosApplyEnvironment, talosApplyPlan, talosctlApplyScript, talosctlRevertScript, talosPatchDocuments, talosPatchMode, toYamlStream } from "./render";
+import { makeCa } from "../test/support/pki";
+import { readReference } from "../test/support/reference";
 
 type Schema = { $defs: Record<string, unknown> } & Record<string, unknown>;
 

@@ -1,0 +1,130 @@
+// Parsers for the structured and checked fields of the config: each reports
+// its problems by key through `fail` and returns undefined when it cannot give
+// a value.
+import { X509Certificate } from "node:crypto";
+import { isObject, refuseUnknownFields } from "./reader";
+import { KNOWN_TALOS_MINORS, type Exposure, type Fail, type GitHubTeam, type TalosVersion, type TeamMember, type TokenLifetimes } from "./types";
+
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const GITHUB_USER = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
+export const TEAM_SLUG = /^[a-z0-9][a-z0-9_-]*$/;
+const GO_DURATION = /^(\d+(h|m|s|ms))+$/;
+const DEX_DEFAULT_ID_TOKEN_SECONDS = 24 * 3600;
+
+export function parseTalosVersion(text: string): TalosVersion | undefined {
+    const match = /^v?1\.(\d+)(\.\d+)?(-[0-9A-Za-z.-]+)?$/.exec(text.trim());
+    const minor = match ? Number(match[1]) : NaN;
+    return (KNOWN_TALOS_MINORS as readonly number[]).includes(minor) ? { major: 1, minor, text } : undefined;
+}
+
+export function knownTalosVersions(): string {
+    return KNOWN_TALOS_MINORS.map((m) => `v1.${m}`).join(", ");
+}
+
+export function checkDomain(domain: string, fail: Fail): void {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(domain) || domain.includes("/")) {
+        fail("domain", `"${domain}" is a URL; give the bare DNS name, e.g. platform.lan (the issuer becomes https://dex.<domain>).`);
+        return;
+    }
+    const labels = domain.split(".");
+    if (domain.length > 240 || labels.length < 2 || !labels.every((l) => DNS_LABEL.test(l))) {
+        fail("domain", `"${domain}" is not a lowercase DNS name with at least two labels, e.g. platform.devantler.tech.`);
+    }
+}
+
+export function checkCaPem(pem: string, fail: Fail): void {
+    let certificate: X509Certificate;
+    try {
+        certificate = new X509Certificate(pem);
+    } catch {
+        fail("issuerCaPem", "does not parse as a PEM X.509 certificate; pass the file's content, not its path, e.g. \"$(cat \"$(mkcert -CAROOT)/rootCA.pem\")\".");
+        return;
+    }
+    if (!certificate.ca) {
+        fail("issuerCaPem", `"${certificate.subject.replace(/\n/g, ", ")}" is not a CA certificate; give the root CA (mkcert's rootCA.pem), not the server's certificate.`);
+    }
+}
+
+export function normalizePem(pem: string): string {
+    return pem.trim().replace(/\r\n/g, "\n") + "\n";
+}
+
+export function parseTeam(value: unknown, at: string, fail: Fail): GitHubTeam | undefined {
+    const team = typeof value === "string" ? { slug: value } : value;
+    if (!isObject(team) || typeof team.slug !== "string" || !TEAM_SLUG.test(team.slug)) {
+        fail(at, `${JSON.stringify(value)} is not a team: give { slug: "platform", members: [{ username: "octocat", role: "member" }] } with a lowercase slug.`);
+        return undefined;
+    }
+    refuseUnknownFields(team, ["slug", "description", "members"], at, fail);
+    const members: TeamMember[] = [];
+    const rawMembers = team.members ?? [];
+    if (!Array.isArray(rawMembers)) {
+        fail(`${at}.members`, "must be a list of { username, role }.");
+        return undefined;
+    }
+    rawMembers.forEach((member, i) => {
+        const role = isObject(member) ? member.role ?? "member" : undefined;
+        if (!isObject(member) || typeof member.username !== "string" || !GITHUB_USER.test(member.username) || (role !== "member" && role !== "maintainer")) {
+            fail(`${at}.members[${i}]`, `${JSON.stringify(member)} is not { username: "<github login>", role: "member" | "maintainer" }.`);
+            return;
+        }
+        refuseUnknownFields(member, ["username", "role"], `${at}.members[${i}]`, fail);
+        members.push({ username: member.username, role });
+    });
+    const description = typeof team.description === "string" ? team.description : "Read-only kubectl access through Dex (platform-auth).";
+    return { slug: team.slug, description, members };
+}
+
+export function parseTokenLifetimes(value: Record<string, unknown> | undefined, fail: Fail): TokenLifetimes | undefined {
+    refuseUnknownFields(value ?? {}, ["idToken", "refreshTokenIdle", "refreshTokenAbsolute"], "tokenLifetimes", fail);
+    const lifetimes: TokenLifetimes = {
+        idToken: "1h",
+        refreshTokenIdle: "168h",
+        refreshTokenAbsolute: "720h",
+        ...(value as Partial<TokenLifetimes>),
+    };
+    let valid = true;
+    for (const field of ["idToken", "refreshTokenIdle", "refreshTokenAbsolute"] as const) {
+        const text = lifetimes[field];
+        if (typeof text !== "string" || !GO_DURATION.test(text) || durationSeconds(text) <= 0) {
+            fail(`tokenLifetimes.${field}`, `${JSON.stringify(text)} is not a positive Go duration such as "1h" or "90m".`);
+            valid = false;
+        }
+    }
+    if (!valid) return undefined;
+    if (durationSeconds(lifetimes.idToken) >= DEX_DEFAULT_ID_TOKEN_SECONDS) {
+        fail("tokenLifetimes.idToken", `"${lifetimes.idToken}" is not shorter than Dex's 24h default; ID tokens cannot be revoked, keep them short (e.g. "1h").`);
+    }
+    if (durationSeconds(lifetimes.refreshTokenIdle) > durationSeconds(lifetimes.refreshTokenAbsolute)) {
+        fail("tokenLifetimes.refreshTokenIdle", `"${lifetimes.refreshTokenIdle}" exceeds refreshTokenAbsolute "${lifetimes.refreshTokenAbsolute}"; the idle limit must fit inside the absolute one.`);
+    }
+    return lifetimes;
+}
+
+/** Seconds in a Go duration string that matched GO_DURATION. */
+function durationSeconds(text: string): number {
+    const unit: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 0.001 };
+    let total = 0;
+    for (const [, amount, suffix] of text.matchAll(/(\d+)(h|ms|m|s)/g)) total += Number(amount) * unit[suffix];
+    return total;
+}
+
+export function parseExposure(value: Record<string, unknown> | undefined, fail: Fail): Exposure | undefined {
+    const exposure = value ?? { kind: "httproute", gatewayName: "platform", gatewayNamespace: "kube-system", sectionName: "https" };
+    const text = (field: string) => (typeof exposure[field] === "string" && exposure[field] !== "" ? (exposure[field] as string) : undefined);
+    const fields: Record<string, string[]> = { httproute: ["kind", "gatewayName", "gatewayNamespace", "sectionName"], ingress: ["kind", "className", "tlsSecretName"] };
+    if (typeof exposure.kind === "string" && fields[exposure.kind]) refuseUnknownFields(exposure, fields[exposure.kind], "exposure", fail);
+    if (exposure.kind === "httproute") {
+        const gatewayName = text("gatewayName");
+        const gatewayNamespace = text("gatewayNamespace");
+        if (gatewayName && gatewayNamespace) return { kind: "httproute", gatewayName, gatewayNamespace, sectionName: text("sectionName") };
+        fail("exposure", 'an httproute needs gatewayName and gatewayNamespace, e.g. { kind: httproute, gatewayName: platform, gatewayNamespace: kube-system, sectionName: https }.');
+    } else if (exposure.kind === "ingress") {
+        const className = text("className");
+        if (className) return { kind: "ingress", className, tlsSecretName: text("tlsSecretName") };
+        fail("exposure", "an ingress needs className, e.g. { kind: ingress, className: nginx, tlsSecretName: dex-tls }.");
+    } else {
+        fail("exposure", `kind ${JSON.stringify(exposure.kind)} is unknown; use "httproute" or "ingress".`);
+    }
+    return undefined;
+}

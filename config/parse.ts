@@ -1,0 +1,143 @@
+// The stack's configuration, validated once, before any resource exists.
+// Every problem is collected (not just the first), and each message names the
+// exact key and what to set instead, because the person reading it is usually
+// a newcomer running their first `pulumi preview`.
+import * as pulumi from "@pulumi/pulumi";
+import { checkCaPem, checkDomain, knownTalosVersions, normalizePem, parseExposure, parseTalosVersion, parseTeam, parseTokenLifetimes, TEAM_SLUG } from "./fields";
+import { Reader, refuseUnknownFields } from "./reader";
+import { ConfigError, CREDENTIAL_API_GROUPS, type ConfigProblem, type PlatformAuthConfig, type RawConfig } from "./types";
+
+export const GITHUB_OWNER_KEY = "github:owner";
+
+const EMAIL = /^[^\s@:]+@[a-z0-9-]+(\.[a-z0-9-]+)+$/i;
+const GITHUB_ORG = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
+const API_GROUP = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
+
+const KNOWN_KEYS = [
+    "domain", "githubOrg", "githubTeams", "githubClientId", "githubClientSecret", "readOnlyUsers", "readOnlyGroups",
+    "readOnlyApiGroups", "issuerCaRequired", "issuerCaPem", "dexReplicas", "tokenLifetimes", "exposure", "talosVersion",
+    "talosNodes", "kubeconfigCluster",
+];
+
+/** Validates everything and returns the typed config, or throws one ConfigError. */
+export function parseConfig(stack: string, raw: RawConfig): PlatformAuthConfig {
+    const problems: ConfigProblem[] = [];
+    const fail = (key: string, message: string) => problems.push({ key, message });
+    const read = new Reader(raw, fail);
+    // A misspelled key would otherwise silently fall back to its default.
+    refuseUnknownFields(Object.fromEntries(Object.entries(raw).filter(([key]) => !key.includes(":"))), KNOWN_KEYS, "", fail);
+
+    const domain = read.string("domain", "the cluster's DNS domain, e.g. platform.lan");
+    if (domain !== undefined) checkDomain(domain, fail);
+
+    const githubOrg = read.string("githubOrg", "the GitHub organization, e.g. devantler-tech");
+    if (githubOrg !== undefined && !GITHUB_ORG.test(githubOrg)) {
+        fail("githubOrg", `"${githubOrg}" is not a GitHub organization login (letters, digits and hyphens).`);
+    } else if (githubOrg !== undefined && raw[GITHUB_OWNER_KEY] !== githubOrg) {
+        // The GitHub provider creates the teams in github:owner; Dex admits members of githubOrg.
+        fail("githubOrg", `is "${githubOrg}" but ${GITHUB_OWNER_KEY} is ${JSON.stringify(raw[GITHUB_OWNER_KEY] ?? null)}; set both to the same org so the managed teams are the ones Dex checks.`);
+    }
+
+    const githubTeams = read.list("githubTeams", (value, at) => parseTeam(value, at, fail)) ?? [];
+    if (raw.githubTeams?.trim() === "[]") {
+        fail("githubTeams", "list at least one team; Dex only admits members of these teams.");
+    }
+    const teamSlugs = new Set(githubTeams.map((t) => t.slug));
+
+    const githubClientId = read.string(
+        "githubClientId",
+        "the Client ID of the GitHub OAuth app (README: First-time set-up of a stack), set with `pulumi config set githubClientId <id>`",
+    );
+    if (githubClientId !== undefined && /\s/.test(githubClientId)) {
+        fail("githubClientId", "contains whitespace; paste the Client ID exactly as GitHub shows it.");
+    }
+    const secretValue = read.string(
+        "githubClientSecret",
+        "the OAuth app's client secret, set with `pulumi config set --secret githubClientSecret <secret>`",
+    );
+
+    const readOnlyUsers = read.list("readOnlyUsers", (value, at) => {
+        if (typeof value === "string" && EMAIL.test(value)) return value;
+        fail(at, `${JSON.stringify(value)} is not an email address; users are bound as oidc:<email> from Dex's email claim.`);
+        return undefined;
+    }) ?? [];
+
+    const readOnlyGroups = read.list("readOnlyGroups", (value, at) => {
+        const [org, team, extra] = typeof value === "string" ? value.split(":") : [];
+        if (typeof value !== "string" || extra !== undefined || !org || !team || !TEAM_SLUG.test(team)) {
+            fail(at, `${JSON.stringify(value)} is not "<org>:<team-slug>", e.g. "devantler-tech:platform".`);
+        } else if (githubOrg !== undefined && org !== githubOrg) {
+            fail(at, `"${value}" names org "${org}", but Dex only admits members of githubOrg "${githubOrg}".`);
+        } else if (!teamSlugs.has(team)) {
+            fail(at, `team "${team}" is not in githubTeams, so Dex would never emit "${value}"; add the team or remove the group.`);
+        } else {
+            return value;
+        }
+        return undefined;
+    }) ?? [];
+    if (raw.readOnlyUsers?.trim() === "[]" && raw.readOnlyGroups?.trim() === "[]") {
+        fail("readOnlyUsers", "bind at least one user (or a group in readOnlyGroups); otherwise nobody can log in usefully.");
+    }
+
+    const readOnlyApiGroups = read.optionalList("readOnlyApiGroups", (value, at) => {
+        if (typeof value !== "string" || !API_GROUP.test(value)) {
+            fail(at, `${JSON.stringify(value)} is not a named API group such as gateway.networking.k8s.io (the core group is never wildcarded).`);
+        } else if (CREDENTIAL_API_GROUPS.includes(value)) {
+            fail(at, `"${value}" holds credentials (Dex's refresh tokens and signing keys); reading it lets a user mint tokens. Remove it.`);
+        } else {
+            return value;
+        }
+        return undefined;
+    });
+
+    const issuerCaRequired = read.optionalBoolean("issuerCaRequired") ?? false;
+    const issuerCaPem = raw.issuerCaPem;
+    if (issuerCaPem === undefined || issuerCaPem.trim() === "") {
+        if (issuerCaRequired) {
+            fail("issuerCaPem", 'this stack\'s issuer uses a private CA; set it with `pulumi config set issuerCaPem -- "$(cat "$(mkcert -CAROOT)/rootCA.pem")"`.');
+        }
+    } else {
+        checkCaPem(issuerCaPem, fail);
+    }
+
+    const dexReplicas = read.optionalNumber("dexReplicas") ?? 1;
+    if (!Number.isInteger(dexReplicas) || dexReplicas < 1) {
+        fail("dexReplicas", `${dexReplicas} is not a whole number of at least 1.`);
+    }
+
+    const tokenLifetimes = parseTokenLifetimes(read.optionalObject("tokenLifetimes"), fail);
+    const exposure = parseExposure(read.optionalObject("exposure"), fail);
+
+    const talosText = read.string("talosVersion", `the Talos version of the control plane, one of ${knownTalosVersions()}`);
+    const talosVersion = talosText === undefined ? undefined : parseTalosVersion(talosText);
+    if (talosText !== undefined && talosVersion === undefined) {
+        fail("talosVersion", `"${talosText}" is not a known Talos version; use one of ${knownTalosVersions()}.`);
+    }
+    const talosNodes = read.optionalList("talosNodes", (value, at) => {
+        if (typeof value === "string" && /^[A-Za-z0-9.:-]+$/.test(value)) return value;
+        fail(at, `${JSON.stringify(value)} is not a node address or hostname for talosctl --nodes.`);
+        return undefined;
+    });
+
+    const kubeconfigCluster = read.optionalString("kubeconfigCluster") ?? stack;
+
+    if (problems.length > 0) throw new ConfigError(problems);
+    return {
+        stack,
+        domain: domain!,
+        githubOrg: githubOrg!,
+        githubTeams,
+        githubClientId: githubClientId!,
+        githubClientSecret: pulumi.secret(secretValue!),
+        readOnlyUsers,
+        readOnlyGroups,
+        readOnlyApiGroups,
+        issuerCaPem: issuerCaPem?.trim() ? normalizePem(issuerCaPem) : undefined,
+        dexReplicas,
+        tokenLifetimes: tokenLifetimes!,
+        exposure: exposure!,
+        talosVersion: talosVersion!,
+        talosNodes,
+        kubeconfigCluster,
+    };
+}
