@@ -2,6 +2,7 @@
 // user-set keys, checked for the promises users rely on.
 import { expect } from "chai";
 import { parse, parseAllDocuments } from "yaml";
+import { readApiServerOidc } from "../talos/read";
 import { caFileName } from "../talos/render";
 import { makeCa } from "./support/pki";
 import { byKind, dexConfigOf, dexTokenAudience, isSecretValue, one, reveal } from "./support/resources";
@@ -23,15 +24,9 @@ function flagValues(args: string[], flag: string): string[] {
 
 /** The apiserver's OIDC settings, read back from the Talos patch whatever its mode. */
 function apiServerOidc(run: StackRun) {
-    const docs = parseAllDocuments(run.outputs.talosPatch).map((d) => d.toJS());
-    const authDoc = docs.find((d) => d.kind === "KubeAuthenticationConfig");
-    if (authDoc) {
-        const jwt = authDoc.configuration.jwt[0];
-        return { issuer: jwt.issuer.url, audiences: jwt.issuer.audiences, usernamePrefix: jwt.claimMappings.username.prefix, usernameClaim: jwt.claimMappings.username.claim, groupsPrefix: jwt.claimMappings.groups.prefix, groupsClaim: jwt.claimMappings.groups.claim, ca: jwt.issuer.certificateAuthority };
-    }
-    const args = docs[0].cluster.apiServer.extraArgs;
-    const caFile = docs[0].machine?.files?.find((f: any) => args["oidc-ca-file"]?.endsWith(f.path.split("/").pop()));
-    return { issuer: args["oidc-issuer-url"], audiences: [args["oidc-client-id"]], usernamePrefix: args["oidc-username-prefix"], usernameClaim: args["oidc-username-claim"], groupsPrefix: args["oidc-groups-prefix"], groupsClaim: args["oidc-groups-claim"], ca: caFile?.content };
+    const settings = readApiServerOidc(run.outputs.talosPatch);
+    expect(settings, "the patch configures exactly one issuer").to.have.length(1);
+    return settings[0];
 }
 
 for (const [stack, expected] of Object.entries(STACKS)) {
@@ -52,7 +47,7 @@ for (const [stack, expected] of Object.entries(STACKS)) {
                     const issuer = `https://dex.${expected.domain}`;
                     expect(patched.outputs.issuerUrl).to.equal(issuer);
                     expect(dexConfigOf(patched.resources).issuer).to.equal(issuer);
-                    expect(apiServerOidc(patched).issuer).to.equal(issuer);
+                    expect(apiServerOidc(patched).issuerUrl).to.equal(issuer);
                     expect(flagValues(execOf(patched).args, "--oidc-issuer-url")).to.deep.equal([issuer]);
                     const route = one(patched.resources, "HTTPRoute");
                     expect(route.inputs.spec.hostnames).to.deep.equal([`dex.${expected.domain}`]);
@@ -75,11 +70,12 @@ for (const [stack, expected] of Object.entries(STACKS)) {
 
                 it("maps email and groups with the oidc: prefix that the RBAC subjects use", () => {
                     const oidc = apiServerOidc(patched);
-                    expect(oidc).to.include({ usernameClaim: "email", usernamePrefix: "oidc:", groupsClaim: "groups", groupsPrefix: "oidc:" });
+                    expect(oidc.username).to.deep.equal({ claim: "email", prefix: "oidc:" });
+                    expect(oidc.groups).to.deep.equal({ claim: "groups", prefix: "oidc:" });
                     const subjects = one(patched.resources, "ClusterRoleBinding", "oidc-view").inputs.subjects;
                     expect(subjects).to.deep.equal([
-                        { apiGroup: "rbac.authorization.k8s.io", kind: "User", name: `${oidc.usernamePrefix}ned@devantler.tech` },
-                        { apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: `${oidc.groupsPrefix}devantler-tech:platform` },
+                        { apiGroup: "rbac.authorization.k8s.io", kind: "User", name: `${oidc.username.prefix}ned@devantler.tech` },
+                        { apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: `${oidc.groups.prefix}devantler-tech:platform` },
                     ]);
                 });
             });
@@ -236,7 +232,7 @@ describe("CA handling", () => {
         const run = await runStack("local", STACKS.local.userKeys);
         const [caData] = flagValues(execOf(run).args, "--certificate-authority-data");
         expect(Buffer.from(caData, "base64").toString()).to.equal(ca.certPem);
-        expect(apiServerOidc(run).ca).to.equal(ca.certPem);
+        expect(apiServerOidc(run).caPem).to.equal(ca.certPem);
         const args = parseAllDocuments(run.outputs.talosPatch)[0].toJS().cluster.apiServer;
         expect(args.extraVolumes[0]).to.include({ mountPath: "/etc/kubernetes/oidc", readonly: true });
         expect(args.extraArgs["oidc-ca-file"]).to.equal(`/etc/kubernetes/oidc/${caFileName(ca.certPem)}`);
@@ -245,7 +241,7 @@ describe("CA handling", () => {
     it("the prod stack relies on public trust and carries no CA", async () => {
         const run = await runStack("prod", USER_KEYS);
         expect(flagValues(execOf(run).args, "--certificate-authority-data")).to.deep.equal([]);
-        expect(apiServerOidc(run).ca).to.equal(undefined);
+        expect(apiServerOidc(run).caPem).to.equal(undefined);
         expect(run.outputs.talosPatch).not.to.include("oidc-ca-file");
     });
 
