@@ -2,11 +2,11 @@
 // RBAC and kubeconfig. Every party reads the one contract, so none can drift.
 import { loadConfig } from "./config/load";
 import { Dex } from "./dex/component";
-import { GitHubOrg } from "./github/component";
+import { GitHubTeams } from "./github/component";
 import { ReadOnlyRbac } from "./rbac/component";
 import { TalosApiServerPatch } from "./talos/component";
 import { oidcContract } from "./contract/contract";
-import { dexCallbackUrl, dexConfig } from "./dex/render";
+import { dexCallbackUrl, dexConfig } from "./dex/config";
 import { kubeconfigUserYaml, oidcLoginSetupCommand, setContextCommand, setCredentialsCommand } from "./kubeconfig/render";
 import { clusterReaderRules, readOnlySubjects } from "./rbac/rules";
 import { talosPatchMode } from "./talos/render";
@@ -17,7 +17,7 @@ export function platformAuth() {
     const contract = oidcContract(config);
     const host = new URL(contract.issuerUrl).host;
 
-    const github = new GitHubOrg("github", {
+    const github = new GitHubTeams("github", {
         teams: config.githubTeams,
         issuerUrl: contract.issuerUrl,
         callbackUrl: dexCallbackUrl(contract),

@@ -1,15 +1,12 @@
 // Dex, the OIDC issuer, as plain typed Kubernetes objects. No Helm chart: a CI
 // preview must never need a chart repository, and every object here is
-// rendered by a tested function in dex/render.ts.
+// rendered by a tested function in dex/config.ts or dex/objects.ts.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import type { Exposure } from "../config/types";
+import { apiServerClientSecret, checksum, CREDENTIALS, DEX_HTTP_PORT } from "./config";
 import {
-    apiServerClientSecret,
-    checksum,
-    CREDENTIALS,
-    DEX_HTTP_PORT,
     DEX_NAMESPACE,
     DEX_OBJECTS,
     dexDisruptionBudget,
@@ -18,10 +15,10 @@ import {
     dexNetworkPolicySpec,
     dexPodTemplate,
     dexStorageRules,
-} from "./render";
+} from "./objects";
 
 export interface DexArgs {
-    /** Dex's config.yaml content (from dex/render.ts `dexConfig`); it holds no secrets. */
+    /** Dex's config.yaml content (from dex/config.ts `dexConfig`); it holds no secrets. */
     config: Record<string, unknown>;
     host: string;
     githubClientId: pulumi.Input<string>;
@@ -95,7 +92,7 @@ export class Dex extends pulumi.ComponentResource {
             })),
         );
         const credentials = new k8s.core.v1.Secret(
-            `${name}-github`,
+            `${name}-credentials`,
             { metadata: metadata(DEX_OBJECTS.credentialsSecret), type: "Opaque", stringData: credentialValues },
             inNamespace,
         );

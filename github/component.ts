@@ -7,7 +7,7 @@ import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
 import type { GitHubTeam } from "../config/types";
 
-export interface GitHubOrgArgs {
+export interface GitHubTeamsArgs {
     teams: GitHubTeam[];
     issuerUrl: string;
     callbackUrl: string;
@@ -18,16 +18,17 @@ export interface OAuthAppRegistration {
     callbackUrl: string;
 }
 
-export class GitHubOrg extends pulumi.ComponentResource {
+export class GitHubTeams extends pulumi.ComponentResource {
     readonly oauthApp: OAuthAppRegistration;
 
-    constructor(name: string, args: GitHubOrgArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("platform-auth:auth:GitHubOrg", name, {}, opts);
+    constructor(name: string, args: GitHubTeamsArgs, opts?: pulumi.ComponentResourceOptions) {
+        // Formerly GitHubOrg: the alias lets existing stacks keep their teams instead of recreating them.
+        super("platform-auth:auth:GitHubTeams", name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), { type: "platform-auth:auth:GitHubOrg" }] });
         this.oauthApp = { homepageUrl: args.issuerUrl, callbackUrl: args.callbackUrl };
         for (const team of args.teams) {
             const created = new github.Team(
                 `${name}-${team.slug}`,
-                { name: team.slug, description: team.description, privacy: "closed", createDefaultMaintainer: false },
+                { name: team.slug, description: team.description, privacy: "closed" },
                 { parent: this },
             );
             for (const member of team.members) {

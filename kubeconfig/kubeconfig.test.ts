@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { parse } from "yaml";
 import { oidcContract } from "../contract/contract";
+import { readKubeloginUser } from "./read";
 import { kubeconfigUserYaml, kubeloginArgs, oidcLoginSetupCommand, setContextCommand, setCredentialsCommand, shellQuote } from "./render";
 import { makeCa } from "../test/support/pki";
 
@@ -29,6 +30,14 @@ describe("kubeconfig outputs", () => {
     it("kubelogin asks for the issuer, client and scopes the apiserver needs", () => {
         expect(kubeloginArgs(prod)).to.deep.equal(PROD_ARGS);
         expect(kubeloginArgs(local).slice(0, -1)).to.deep.equal(PROD_ARGS.map((a) => a.replace("platform.devantler.tech", "platform.lan")));
+    });
+
+    it("reading the users[] entry back gives the contract's issuer, client, scopes and CA", () => {
+        for (const contract of [local, prod]) {
+            const read = readKubeloginUser(kubeconfigUserYaml(contract, "any"));
+            expect(read).to.include({ userName: "oidc-any", command: "kubectl", issuerUrl: contract.issuerUrl, clientId: contract.clientId, caPem: contract.issuerCaPem });
+            expect(read.scopes).to.deep.equal(contract.scopes);
+        }
     });
 
     it("the users[] entry runs kubelogin through kubectl with the exec v1 API", () => {

@@ -1,6 +1,7 @@
-// `kubectl auth can-i` for an OIDC user, modelled on the real upstream roles
+// A model of `kubectl auth can-i` for an OIDC user: the real upstream roles
 // (`view` aggregated as kube-controller-manager does) plus the program's own
-// RBAC objects, for the seed's test matrix and more.
+// RBAC objects, for the seed's test matrix and more. The e2e asks the real
+// apiserver the same questions; these run in milliseconds and cover more.
 import { expect } from "chai";
 import { clusterReaderRules } from "./rules";
 import { RbacModel, type Identity, type Request } from "../test/support/can-i";
@@ -47,30 +48,31 @@ const denied: [string, Request][] = [
 ];
 
 for (const stack of ["local", "prod"]) {
-    describe(`RBAC can-i (${stack})`, () => {
-        let model: RbacModel;
+    describe(`model: kubectl auth can-i (${stack})`, () => {
+        let run: StackRun;
         before(async () => {
-            const run = await runStack(stack, { ...USER_KEYS, issuerCaPem: makeCa("ca").certPem });
-            model = modelOf(run);
+            run = await runStack(stack, { ...USER_KEYS, issuerCaPem: makeCa("ca").certPem });
         });
+        // A fresh model per test: one test removing bindings must not change another's answer.
+        const model = () => modelOf(run);
 
         for (const [what, request] of allowed) {
-            it(`an OIDC user can ${what}`, () => expect(model.can(ned, request)).to.equal(true));
+            it(`an OIDC user can ${what}`, () => expect(model().can(ned, request)).to.equal(true));
         }
         for (const [what, request] of denied) {
-            it(`an OIDC user cannot ${what}`, () => expect(model.can(ned, request)).to.equal(false));
+            it(`an OIDC user cannot ${what}`, () => expect(model().can(ned, request)).to.equal(false));
         }
         it("a member of an allowed team gets the same read access through the group", () => {
-            expect(model.can(teamMember, { verb: "list", resource: "pods" })).to.equal(true);
-            expect(model.can(teamMember, { verb: "get", resource: "secrets" })).to.equal(false);
+            expect(model().can(teamMember, { verb: "list", resource: "pods" })).to.equal(true);
+            expect(model().can(teamMember, { verb: "get", resource: "secrets" })).to.equal(false);
         });
         it("an identity outside the bound users and groups cannot even read pods", () => {
-            expect(model.can(stranger, { verb: "list", resource: "pods" })).to.equal(false);
+            expect(model().can(stranger, { verb: "list", resource: "pods" })).to.equal(false);
         });
         it("deleting the bindings revokes read access", () => {
-            model.removeBinding("oidc-view").removeBinding("oidc-cluster-reader");
-            expect(model.can(ned, { verb: "list", resource: "pods" })).to.equal(false);
-            expect(model.can(ned, { verb: "get", resource: "nodes" })).to.equal(false);
+            const revoked = model().removeBinding("oidc-view").removeBinding("oidc-cluster-reader");
+            expect(revoked.can(ned, { verb: "list", resource: "pods" })).to.equal(false);
+            expect(revoked.can(ned, { verb: "get", resource: "nodes" })).to.equal(false);
         });
     });
 }
@@ -87,14 +89,14 @@ describe("cluster-reader rules", () => {
         expect(rules.flatMap((r) => r.apiGroups)).to.not.include("*");
         expect(rules.flatMap((r) => r.apiGroups)).to.not.include("dex.coreos.com");
     });
-    it("the model itself would see a secrets grant (guards against a blind model)", () => {
-        const model = RbacModel.upstream()
+    it("model: a secrets grant is seen by the model (guards against a blind model)", () => {
+        const leaky = RbacModel.upstream()
             .addRole({ metadata: { name: "leaky" }, rules: [{ apiGroups: [""], resources: ["secrets"], verbs: ["get"] }] })
             .addBinding({ metadata: { name: "leaky" }, roleRef: { name: "leaky" }, subjects: [{ kind: "User", name: ned.user }] });
-        expect(model.can(ned, { verb: "get", resource: "secrets" })).to.equal(true);
-        expect(model.can(ned, { verb: "list", resource: "pods" })).to.equal(false);
+        expect(leaky.can(ned, { verb: "get", resource: "secrets" })).to.equal(true);
+        expect(leaky.can(ned, { verb: "list", resource: "pods" })).to.equal(false);
     });
-    it("upstream `view` aggregates the workload read rules but not secrets", () => {
+    it("model: upstream `view` aggregates the workload read rules but not secrets", () => {
         const view = RbacModel.upstream().rulesOf("view");
         expect(view.some((r) => r.resources?.includes("pods"))).to.equal(true);
         expect(view.some((r) => r.resources?.includes("secrets"))).to.equal(false);

@@ -1,6 +1,6 @@
 // Reading what the mock engine recorded: find resources, and see through the
 // secret wrapper Pulumi puts around secret inputs.
-import { parse } from "yaml";
+import { readDexConfig, type DexConfigFile } from "../../dex/read";
 import type { RecordedResource } from "./stack";
 
 /** Pulumi's wire signature for a secret value. */
@@ -32,11 +32,11 @@ export function one(resources: RecordedResource[], kind: string, name?: string):
 }
 
 /** Dex's config.yaml as the program stores it. */
-export function dexConfigOf(resources: RecordedResource[]): any {
-    return parse(reveal(one(resources, "Secret", "dex-config").inputs.stringData)["config.yaml"]);
+export function dexConfigOf(resources: RecordedResource[]): DexConfigFile {
+    return readDexConfig(reveal(one(resources, "Secret", "dex-config").inputs.stringData)["config.yaml"]);
 }
 
-/** Dex's rule for `aud`: the requester, plus each peer named by a cross-client scope that trusts it. */
+/** Model of Dex's rule for `aud`: the requester, plus each peer named by a cross-client scope that trusts it. */
 export function dexTokenAudience(dexConfig: any, clientId: string, scopes: string[]): string[] {
     const audience = [clientId];
     for (const scope of scopes) {

@@ -1,0 +1,97 @@
+// Dex's config file. The GitHub credentials never appear in it: it names them
+// as $VARs that Dex expands from a Secret-backed environment, so the config
+// itself can be rendered, hashed and shown in a preview.
+import { createHash } from "node:crypto";
+import type { TokenLifetimes } from "../config/types";
+import type { OidcContract } from "../contract/contract";
+
+export const DEX_HTTP_PORT = 5556;
+export const DEX_TELEMETRY_PORT = 5558;
+/** Keys of the credentials Secret, and the variables the config names them by. */
+export const CREDENTIALS = {
+    githubClientId: { key: "client-id", env: "GITHUB_CLIENT_ID" },
+    githubClientSecret: { key: "client-secret", env: "GITHUB_CLIENT_SECRET" },
+    apiServerClientSecret: { key: "kube-apiserver-client-secret", env: "KUBE_APISERVER_CLIENT_SECRET" },
+} as const;
+
+export interface DexConfigInput {
+    contract: OidcContract;
+    githubOrg: string;
+    teamSlugs: string[];
+    tokenLifetimes: TokenLifetimes;
+}
+
+/** Dex's config.yaml content, as an object. */
+export function dexConfig({ contract, githubOrg, teamSlugs, tokenLifetimes }: DexConfigInput): Record<string, unknown> {
+    return {
+        issuer: contract.issuerUrl,
+        storage: { type: "kubernetes", config: { inCluster: true } },
+        // TLS ends at the gateway or ingress; Dex itself serves plain HTTP in-cluster.
+        web: { http: `0.0.0.0:${DEX_HTTP_PORT}` },
+        telemetry: { http: `0.0.0.0:${DEX_TELEMETRY_PORT}` },
+        oauth2: { skipApprovalScreen: true, responseTypes: ["code"] },
+        expiry: {
+            idTokens: tokenLifetimes.idToken,
+            authRequests: "10m",
+            // Dex's default refresh tokens never expire; bound both the idle time and the total lifetime.
+            refreshTokens: {
+                validIfNotUsedFor: tokenLifetimes.refreshTokenIdle,
+                absoluteLifetime: tokenLifetimes.refreshTokenAbsolute,
+                reuseInterval: "3s",
+            },
+        },
+        connectors: [
+            {
+                type: "github",
+                id: "github",
+                name: "GitHub",
+                config: {
+                    clientID: `$${CREDENTIALS.githubClientId.env}`,
+                    clientSecret: `$${CREDENTIALS.githubClientSecret.env}`,
+                    redirectURI: dexCallbackUrl(contract),
+                    orgs: [{ name: githubOrg, teams: teamSlugs }],
+                    // Slugs are stable and URL-safe; names may change and contain spaces.
+                    teamNameField: "slug",
+                    useLoginAsID: false,
+                },
+            },
+        ],
+        staticClients: [
+            {
+                id: contract.clientId,
+                name: "kubectl (kubelogin)",
+                public: true,
+                redirectURIs: contract.redirectUris,
+            },
+            {
+                // Only names the apiserver's audience and lets kubectl's tokens carry
+                // it. Confidential, with a secret nobody is given, so nobody logs in
+                // as this client directly.
+                id: contract.audience,
+                name: "Kubernetes API server (audience only)",
+                secretEnv: CREDENTIALS.apiServerClientSecret.env,
+                redirectURIs: [],
+                trustedPeers: [contract.clientId],
+            },
+        ],
+        enablePasswordDB: false,
+    };
+}
+
+export function dexCallbackUrl(contract: OidcContract): string {
+    return `${contract.issuerUrl}/callback`;
+}
+
+/** The sha256 of a text, put on the pod template so that a change to it rolls the pods. */
+export function checksum(text: string): string {
+    return createHash("sha256").update(text).digest("hex");
+}
+
+/**
+ * The audience-only client's secret, derived from the GitHub client secret so
+ * it is stable across runs (previews stay idempotent) without another secret
+ * to manage; it is never handed to anyone.
+ */
+export function apiServerClientSecret(githubClientSecret: string): string {
+    return checksum(`platform-auth/kube-apiserver-client\n${githubClientSecret}`);
+}
