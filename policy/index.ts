@@ -1,5 +1,5 @@
 // Entry point the Pulumi CLI runs for `pulumi preview --policy-pack policy`.
-// It only registers the rules: they live in rules.ts as pure functions, so the
+// It only registers the rules: they live in rules/ as pure functions, so the
 // tests exercise the very list registered here without starting the CLI.
 import { PolicyPack } from "@pulumi/policy";
 import { PACK_NAME, policies } from "./rules";
