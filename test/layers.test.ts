@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
 import { REPO_ROOT } from "./support/stack";
 
-const PARTS = ["dex", "talos", "github", "rbac", "kubeconfig"];
+const PARTS = ["dex", "talos", "github", "rbac", "kubeconfig", "preflight"];
 
 /** The layer of a source file (repo-relative path without extension), or undefined outside the program. */
 export function layerOf(path: string): number | undefined {
