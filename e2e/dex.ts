@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hashSync } from "bcryptjs";
 import { stringify } from "yaml";
-import { freePort, sleep, start, waitFor, type Service } from "./processes";
+import { freePort, sleep, start, stop, waitFor, type Service } from "./processes";
 
 export interface StaticUser {
     email: string;
@@ -16,6 +16,11 @@ export interface StaticUser {
     password: string;
     groups: string[];
 }
+
+/** In the group the program binds read-only. */
+export const ned: StaticUser = { email: "ned@devantler.tech", username: "ned", password: "ned-password", groups: ["devantler-tech:platform"] };
+/** Outside every user and group the program binds. */
+export const mallory: StaticUser = { email: "mallory@example.com", username: "mallory", password: "mallory-password", groups: ["devantler-tech:outsiders"] };
 
 export interface DexRuntime {
     kubeconfig: string;
@@ -52,12 +57,30 @@ function e2eDexConfig(produced: any, runtime: DexRuntime, telemetryPort: number)
     };
 }
 
+/** The one Dex of a mode; the refresh and fault steps restart or stop it. */
+export interface DexHandle {
+    /** Stops Dex and starts it again as produced, or with shorter `expiry`; logs go to `<label>.log`. */
+    restart(label: string, expiry?: DexRuntime["expiry"]): Promise<void>;
+    stop(): Promise<void>;
+}
+
+export async function runDex(dexBinary: string, produced: any, runtime: DexRuntime, runDir: string, caPem: string): Promise<DexHandle> {
+    let current = await startDex(dexBinary, produced, runtime, runDir, caPem, "dex");
+    return {
+        async restart(label, expiry) {
+            await stop(current);
+            current = await startDex(dexBinary, produced, { ...runtime, expiry }, runDir, caPem, label);
+        },
+        stop: () => stop(current),
+    };
+}
+
 /**
  * Starts Dex and waits for its discovery document. On a fresh apiserver Dex
  * creates its CRDs and may exit before they are served; like the Deployment's
  * restart policy, start it again (a few times) when that happens.
  */
-export async function startDex(dexBinary: string, produced: any, runtime: DexRuntime, runDir: string, caPem: string, label = "dex"): Promise<Service> {
+async function startDex(dexBinary: string, produced: any, runtime: DexRuntime, runDir: string, caPem: string, label: string): Promise<Service> {
     const configFile = join(runDir, `${label}.yaml`);
     writeFileSync(configFile, stringify(e2eDexConfig(produced, runtime, await freePort())));
     const discovery = `${produced.issuer}/.well-known/openid-configuration`;
@@ -73,16 +96,16 @@ export async function startDex(dexBinary: string, produced: any, runtime: DexRun
     }
 }
 
-export interface HttpResult {
+interface HttpResult {
     status: number;
     body: any;
 }
 
 /** A small HTTPS client that trusts only `caPem`. */
-function httpsJson(method: string, url: string, caPem: string, form?: Record<string, string>, headers: Record<string, string> = {}): Promise<HttpResult> {
+function httpsJson(method: string, url: string, caPem: string, form?: Record<string, string>): Promise<HttpResult> {
     const body = form ? new URLSearchParams(form).toString() : undefined;
     return new Promise((resolve, reject) => {
-        const req = request(url, { method, ca: caPem, headers: { ...headers, ...(body ? { "content-type": "application/x-www-form-urlencoded" } : {}) } }, (res) => {
+        const req = request(url, { method, ca: caPem, headers: body ? { "content-type": "application/x-www-form-urlencoded" } : {} }, (res) => {
             let text = "";
             res.setEncoding("utf8");
             res.on("data", (chunk) => (text += chunk));

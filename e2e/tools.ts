@@ -1,4 +1,4 @@
-// The real programs, built from the Go module proxy by e2e/build-tools.sh and
+// The real programs, built from the Go module proxy by e2e/tools/build.sh and
 // cached by version outside the repo. A build failure fails the suite: it
 // never skips.
 import { spawnSync } from "node:child_process";
@@ -10,6 +10,7 @@ export interface Tools {
     dex: string;
     kubeApiServer: string;
     kubeControllerManager: string;
+    kubeScheduler: string;
     kubectl: string;
     /** Directories to put first on PATH, so `kubectl oidc-login` resolves as it does for users. */
     path: string[];
@@ -17,12 +18,12 @@ export interface Tools {
 }
 
 export function buildTools(repoRoot: string): Tools {
-    const build = spawnSync("bash", [join(repoRoot, "e2e", "build-tools.sh"), "e2e"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    const build = spawnSync("bash", [join(repoRoot, "e2e", "tools", "build.sh"), "control"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
     if (build.status !== 0) throw new Error(`building the real components failed (exit ${build.status}); see the output above`);
     const dirs = build.stdout.trim().split("\n").filter(Boolean);
     const find = (name: string) => {
         const dir = dirs.find((d) => existsSync(join(d, name)));
-        if (!dir) throw new Error(`build-tools.sh did not produce ${name}`);
+        if (!dir) throw new Error(`e2e/tools/build.sh did not produce ${name}`);
         return join(dir, name);
     };
     const tools: Tools = {
@@ -30,10 +31,12 @@ export function buildTools(repoRoot: string): Tools {
         dex: find("dex"),
         kubeApiServer: find("kube-apiserver"),
         kubeControllerManager: find("kube-controller-manager"),
+        kubeScheduler: find("kube-scheduler"),
         kubectl: find("kubectl"),
         path: dirs,
         versions: Object.fromEntries(dirs.map((d) => basename(d).split(/-(?=v\d)/)).map(([name, version]) => [name, version])),
     };
+    // Only found, not kept: kubectl runs it from PATH, as for users.
     find("kubectl-oidc_login");
     return tools;
 }

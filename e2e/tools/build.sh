@@ -30,6 +30,9 @@ KUBERNETES_PROVIDER_VERSION=4.25.0-alpha.f47bc2d
 GITHUB_PROVIDER_VERSION=6.15.0
 KWOK_VERSION=v0.8.0
 GATEWAY_API_VERSION=v1.6.3
+# Talos's config library per Talos minor. The proxy serves no list of versions;
+# of the 1.14 pre-releases asked for by name (rc.1, rc.0, beta.1, beta.0,
+# alpha.3, alpha.2) it serves only alpha.2.
 TALOS_MACHINERY_VERSIONS="1.13=v1.13.7 1.14=v1.14.0-alpha.2"
 
 TOOLS_DIR=${PLATFORM_AUTH_TOOLS:-$HOME/.cache/platform-auth/tools}
@@ -187,10 +190,14 @@ main() {
       config/crd/standard/gateway.networking.k8s.io_httproutes.yaml
   fi
   if wants talos; then
-    local pair digest
+    local pair digest stale
     digest=$(sha256sum "$repo/talos/machinery/main.go" | cut -c1-12)
     for pair in $TALOS_MACHINERY_VERSIONS; do
       build talos-patch "${pair#*=}-src$digest" prepare_talos-patch "" "talos-patch-${pair%%=*}=."
+    done
+    # Builds of an older source would be listed below too; one per minor is wanted.
+    for stale in "$TOOLS_DIR"/talos-patch-*; do
+      case $stale in *"-src$digest") ;; *) rm -rf "$stale" ;; esac
     done
   fi
   if wants lint; then

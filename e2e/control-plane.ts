@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import { makeLeaf, type KeyPair } from "../test/support/pki";
-import { freePort, run, start, waitFor, type Service } from "./processes";
+import { freePort, run, start, waitFor, type CommandResult, type Service } from "./processes";
 import type { Tools } from "./tools";
 
 export interface Pki {
@@ -32,14 +32,27 @@ export function makeClusterPki(ca: KeyPair & { dir: string }): Pki {
     };
 }
 
+export type Kubectl = (kubeconfig: string, ...args: string[]) => CommandResult;
+
+/** kubectl against one kubeconfig; `env`'s PATH decides whether `kubectl oidc-login` resolves. */
+export function kubectlIn(binary: string, env: NodeJS.ProcessEnv = process.env): Kubectl {
+    return (kubeconfig, ...args) => run(binary, ["--kubeconfig", kubeconfig, ...args], env);
+}
+
 export interface Cluster {
     server: string;
     adminKubeconfig: string;
     apiServer: Service;
-    services: Service[];
+    /** Writes `<runDir>/<name>.kubeconfig` for this cluster with one user entry; returns its path. */
+    kubeconfig(name: string, user: Record<string, unknown>, namespace?: string): string;
 }
 
-/** The apiserver flags a Talos node would run with, taken from the patch; file paths map into `runDir`. */
+/**
+ * The apiserver flags a Talos node would run with. Talos, not the apiserver,
+ * turns the patch into files on the host: machine.files, extraVolumes and the
+ * KubeAuthenticationConfig's file, so that mapping is emulated here (into
+ * `runDir`). What the settings mean is read by talos/read.ts, not here.
+ */
 function apiServerAuthFlags(talosPatch: string, runDir: string): string[] {
     const docs = parseAllDocuments(talosPatch).map((d) => d.toJS());
     const authDoc = docs.find((d) => d.kind === "KubeAuthenticationConfig");
@@ -49,7 +62,6 @@ function apiServerAuthFlags(talosPatch: string, runDir: string): string[] {
         return [`--authentication-config=${file}`];
     }
     const { machine, cluster } = docs[0];
-    // Talos writes machine.files on the host and mounts extraVolumes into the static pod.
     for (const file of machine?.files ?? []) {
         mkdirSync(dirname(join(runDir, file.path)), { recursive: true });
         writeFileSync(join(runDir, file.path), file.content);
@@ -62,25 +74,9 @@ function apiServerAuthFlags(talosPatch: string, runDir: string): string[] {
     return Object.entries(cluster.apiServer.extraArgs as Record<string, string>).map(([flag, value]) => `--${flag}=${hostPathOf(value)}`);
 }
 
-export function writeKubeconfig(path: string, server: string, caPem: string, user: Record<string, unknown>, namespace?: string): string {
-    const userName = String(user.name);
-    writeFileSync(
-        path,
-        stringify({
-            apiVersion: "v1",
-            kind: "Config",
-            clusters: [{ name: "e2e", cluster: { server, "certificate-authority-data": Buffer.from(caPem).toString("base64") } }],
-            users: [user],
-            contexts: [{ name: "e2e", context: { cluster: "e2e", user: userName, ...(namespace ? { namespace } : {}) } }],
-            "current-context": "e2e",
-        }),
-    );
-    return path;
-}
-
 export async function startCluster(tools: Tools, pki: Pki, talosPatch: string, runDir: string): Promise<Cluster> {
     const [etcdClient, etcdPeer, securePort] = [await freePort(), await freePort(), await freePort()];
-    const etcd = start("etcd", tools.etcd, [
+    start("etcd", tools.etcd, [
         `--data-dir=${join(runDir, "etcd")}`,
         `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
         `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
@@ -109,11 +105,27 @@ export async function startCluster(tools: Tools, pki: Pki, talosPatch: string, r
         ...apiServerAuthFlags(talosPatch, runDir),
     ], runDir);
 
-    const adminKubeconfig = writeKubeconfig(join(runDir, "admin.kubeconfig"), server, pki.ca.certPem, {
+    const kubeconfig = (name: string, user: Record<string, unknown>, namespace?: string) => {
+        const path = join(runDir, `${name}.kubeconfig`);
+        writeFileSync(
+            path,
+            stringify({
+                apiVersion: "v1",
+                kind: "Config",
+                clusters: [{ name: "e2e", cluster: { server, "certificate-authority-data": Buffer.from(pki.ca.certPem).toString("base64") } }],
+                users: [user],
+                contexts: [{ name: "e2e", context: { cluster: "e2e", user: String(user.name), ...(namespace ? { namespace } : {}) } }],
+                "current-context": "e2e",
+            }),
+        );
+        return path;
+    };
+    const adminKubeconfig = kubeconfig("admin", {
         name: "break-glass",
         user: { "client-certificate": pki.admin.certFile, "client-key": pki.admin.keyFile },
     });
-    await waitFor("kube-apiserver /readyz", () => (run(tools.kubectl, ["--kubeconfig", adminKubeconfig, "get", "--raw", "/readyz"]).stdout === "ok" ? true : undefined), 120_000, apiServer);
+    const kubectl = kubectlIn(tools.kubectl);
+    await waitFor("kube-apiserver /readyz", () => (kubectl(adminKubeconfig, "get", "--raw", "/readyz").stdout === "ok" ? true : undefined), 120_000, apiServer);
 
     const controllerManager = start("kube-controller-manager", tools.kubeControllerManager, [
         `--kubeconfig=${adminKubeconfig}`,
@@ -126,9 +138,9 @@ export async function startCluster(tools: Tools, pki: Pki, talosPatch: string, r
     ], runDir);
     await waitFor(
         "the `view` ClusterRole to be aggregated",
-        () => (JSON.parse(run(tools.kubectl, ["--kubeconfig", adminKubeconfig, "get", "clusterrole", "view", "-o", "json"]).stdout || "{}").rules?.length > 0 ? true : undefined),
+        () => (JSON.parse(kubectl(adminKubeconfig, "get", "clusterrole", "view", "-o", "json").stdout || "{}").rules?.length > 0 ? true : undefined),
         60_000,
         controllerManager,
     );
-    return { server, adminKubeconfig, apiServer, services: [etcd, apiServer, controllerManager] };
+    return { server, adminKubeconfig, apiServer, kubeconfig };
 }
