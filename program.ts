@@ -1,6 +1,10 @@
 // Wires the OIDC login path: config -> contract -> Dex, GitHub, Talos patch,
 // RBAC and kubeconfig. Every party reads the one contract, so none can drift.
+import * as github from "@pulumi/github";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./config/load";
+import { ConfigError } from "./config/types";
 import { Dex } from "./dex/component";
 import { GitHubTeams } from "./github/component";
 import { ReadOnlyRbac } from "./rbac/component";
@@ -9,20 +13,42 @@ import { oidcContract } from "./contract/contract";
 import { dexCallbackUrl, dexConfig } from "./dex/config";
 import { kubeconfigUserYaml, oidcLoginSetupCommand, setContextCommand, setCredentialsCommand } from "./kubeconfig/render";
 import { clusterReaderRules, readOnlySubjects } from "./rbac/rules";
+import { clusterGet, type ClusterGet } from "./preflight/cluster";
+import { checkExposure } from "./preflight/exposure";
 import { talosPatchMode } from "./talos/render";
 
-export function platformAuth() {
+/** How the program asks the target cluster questions before creating anything; tests pass a stand-in. */
+export type ClusterAccess = (context: string) => ClusterGet;
+
+export async function platformAuth(cluster: ClusterAccess = clusterGet) {
     // Validate everything first: a bad value must stop the run before any resource exists.
     const config = loadConfig();
+    const preflight = await checkExposure(config.exposure, config.kubernetesContext, cluster(config.kubernetesContext));
+    if (preflight.problems.length > 0) throw new ConfigError(preflight.problems);
+    preflight.warnings.forEach((warning) => pulumi.log.warn(warning));
     const contract = oidcContract(config);
     const host = new URL(contract.issuerUrl).host;
 
-    const github = new GitHubTeams("github", {
-        teams: config.githubTeams,
-        issuerUrl: contract.issuerUrl,
-        callbackUrl: dexCallbackUrl(contract),
+    // Explicit providers only (the stack files disable the defaults): every object goes to the
+    // configured context and org, never to whatever the ambient kubeconfig or token points at.
+    const kubernetes = new k8s.Provider("kubernetes", {
+        context: config.kubernetesContext,
+        // Secrets change in place: replacing one with a fixed name deletes it first, and for that
+        // window Dex's config or credentials would not exist. The pod template's digests roll Dex.
+        enableSecretMutable: true,
     });
-    new Dex("dex", {
+    const githubApi = new github.Provider("github", { owner: config.githubOrg, baseUrl: config.githubBaseUrl });
+
+    const teams = new GitHubTeams(
+        "github",
+        {
+            teams: config.githubTeams,
+            issuerUrl: contract.issuerUrl,
+            callbackUrl: dexCallbackUrl(contract),
+        },
+        { providers: [githubApi] },
+    );
+    const dex = new Dex("dex", {
         config: dexConfig({
             contract,
             githubOrg: config.githubOrg,
@@ -34,12 +60,27 @@ export function platformAuth() {
         githubClientSecret: config.githubClientSecret,
         replicas: config.dexReplicas,
         exposure: config.exposure,
-    });
-    const talos = new TalosApiServerPatch("talos", { contract, version: config.talosVersion, nodes: config.talosNodes });
-    new ReadOnlyRbac("rbac", {
-        clusterReaderRules: clusterReaderRules(config.readOnlyApiGroups),
-        subjects: readOnlySubjects(contract, config.readOnlyUsers, config.readOnlyGroups),
-    });
+    }, { providers: [kubernetes] });
+    const rbac = new ReadOnlyRbac(
+        "rbac",
+        {
+            clusterReaderRules: clusterReaderRules(config.readOnlyApiGroups),
+            subjects: readOnlySubjects(contract, config.readOnlyUsers, config.readOnlyGroups),
+        },
+        { providers: [kubernetes] },
+    );
+    // The apiserver trusts Dex only once Dex and the bindings exist: no node points at an issuer that is not there.
+    const talos = new TalosApiServerPatch(
+        "talos",
+        {
+            contract,
+            version: config.talosVersion,
+            nodes: config.talosNodes,
+            issuerAddress: config.issuerAddress,
+            migrationConfirmed: config.talosMigrationConfirmed,
+        },
+        { dependsOn: [dex, rbac] },
+    );
 
     return {
         issuerUrl: contract.issuerUrl,
@@ -51,6 +92,6 @@ export function platformAuth() {
         oidcLoginSetupCommand: oidcLoginSetupCommand(contract),
         talosPatch: talos.patchYaml,
         talosPatchMode: talosPatchMode(config.talosVersion),
-        githubOAuthApp: github.oauthApp,
+        githubOAuthApp: teams.oauthApp,
     };
 }

@@ -56,6 +56,8 @@ describe("config: bad values are refused with the key named", () => {
         ["an unknown exposure kind", { exposure: JSON.stringify({ kind: "loadbalancer" }) }, "exposure", /use "httproute" or "ingress"/],
         ["an httproute without its gateway", { exposure: JSON.stringify({ kind: "httproute" }) }, "exposure", /needs gatewayName and gatewayNamespace/],
         ["a GitHub provider pointed at another org", { "github:owner": "someone-else" }, "githubOrg", /github:owner is "someone-else"; set both to the same org/],
+        ["no kubeconfig context for the explicit provider", { "kubernetes:context": undefined }, "kubernetes:context", /is missing; set the kubeconfig context .* nothing is sent to whatever context happens to be current/],
+        ["a GitHub API base URL that is not a URL", { "github:baseUrl": "ghe.example.com" }, "github:baseUrl", /not an http\(s\) URL/],
         ["a misspelled key", { dexReplica: "2" }, "dexReplica", /not a setting of this program; did you mean dexReplicas\?/],
         ["a misspelled lifetime", { tokenLifetimes: JSON.stringify({ idTokens: "1h" }) }, "tokenLifetimes.idTokens", /did you mean idToken\?/],
         ["an exposure field of the other kind", { exposure: JSON.stringify({ kind: "httproute", gatewayName: "g", gatewayNamespace: "n", className: "nginx" }) }, "exposure.className", /not a setting/],
@@ -67,6 +69,10 @@ describe("config: bad values are refused with the key named", () => {
         ["a GitHub login that GitHub would not allow", { githubTeams: JSON.stringify([{ slug: "platform", members: [{ username: "-ned" }] }]) }, "githubTeams[0].members[0]", /not \{ username/],
         ["an empty team list", { githubTeams: "[]", readOnlyGroups: "[]" }, "githubTeams", /at least one team/],
         ["a list given as a scalar", { readOnlyUsers: "ned@devantler.tech" }, "readOnlyUsers", /YAML list or map/],
+        ["an issuer address that is a name", { issuerAddress: "dex.platform.lan" }, "issuerAddress", /not an IP address; give the address dex\.<domain> resolves to/],
+        ["an issuer address with a port", { issuerAddress: "192.168.1.50:443" }, "issuerAddress", /not an IP address/],
+        ["an unknown migration", { talosMigration: "yes", talosVersion: "v1.14" }, "talosMigration", /pulumi config set talosMigration 1\.13-to-1\.14/],
+        ["a migration confirmed for a 1.13 stack", { talosMigration: "1.13-to-1.14" }, "talosMigration", /talosVersion is "v1\.13"; set talosVersion to v1\.14/],
     ];
     for (const [what, overrides, key, message] of cases) {
         it(`refuses ${what} and names ${key}`, () => {
@@ -94,6 +100,17 @@ describe("config: bad values are refused with the key named", () => {
         expect(failure.error).to.be.instanceOf(ConfigError);
         expect(failure.resources.map((r) => r.type)).to.deep.equal([]);
     });
+
+    it("refuses an exposure the target cluster cannot serve, naming exposure, before any resource is created", async () => {
+        const noGatewayApi = () => async () => ({ status: 404, body: "{}" });
+        const failure = await runStack("local", { ...USER_KEYS, issuerCaPem: ca.certPem }, {}, noGatewayApi).then(
+            () => expect.fail("the program went on without the Gateway API"),
+            (error: unknown) => error as ProgramFailed,
+        );
+        expect(failure.error).to.be.instanceOf(ConfigError);
+        expect(failure.message).to.match(/platform-auth:exposure: is an httproute, but the cluster of kubernetes:context admin@local does not serve HTTPRoute/);
+        expect(failure.resources.map((r) => r.type)).to.deep.equal([]);
+    });
 });
 
 describe("config: good values", () => {
@@ -106,6 +123,13 @@ describe("config: good values", () => {
         for (const [key, value] of Object.entries(stackFileConfig("prod"))) prodRaw[key.replace(/^platform-auth:/, "")] = value;
         const prod = parseConfig("prod", prodRaw);
         expect(prod).to.include({ domain: "platform.devantler.tech", dexReplicas: 2, issuerCaPem: undefined, kubeconfigCluster: "prod" });
+    });
+
+    it("reads the issuer's address (IPv4 or IPv6) and the migration's confirmation, both off unless set", () => {
+        expect(parseConfig("local", localRaw())).to.include({ issuerAddress: undefined, talosMigrationConfirmed: false });
+        expect(parseConfig("local", localRaw({ issuerAddress: "192.168.1.50" })).issuerAddress).to.equal("192.168.1.50");
+        expect(parseConfig("local", localRaw({ issuerAddress: "fd00::50" })).issuerAddress).to.equal("fd00::50");
+        expect(parseConfig("local", localRaw({ talosVersion: "v1.14", talosMigration: "1.13-to-1.14" })).talosMigrationConfirmed).to.equal(true);
     });
 
     it("defaults token lifetimes to bounded values", () => {

@@ -1,6 +1,6 @@
 // Reads the running stack's config from the Pulumi engine and validates it.
 import * as pulumi from "@pulumi/pulumi";
-import { GITHUB_OWNER_KEY, parseConfig } from "./parse";
+import { parseConfig, PROVIDER_KEYS } from "./parse";
 import { PROJECT, type PlatformAuthConfig, type RawConfig } from "./types";
 
 /** Reads the running stack's config; call before creating any resource. */
@@ -11,6 +11,6 @@ export function loadConfig(): PlatformAuthConfig {
     for (const [key, value] of Object.entries(all)) {
         if (key.startsWith(prefix)) raw[key.slice(prefix.length)] = value;
     }
-    raw[GITHUB_OWNER_KEY] = all[GITHUB_OWNER_KEY];
+    for (const key of PROVIDER_KEYS) raw[key] = all[key];
     return parseConfig(pulumi.getStack(), raw);
 }

@@ -2,12 +2,15 @@
 // Every problem is collected (not just the first), and each message names the
 // exact key and what to set instead, because the person reading it is usually
 // a newcomer running their first `pulumi preview`.
+import { isIP } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { checkCaPem, checkDomain, knownTalosVersions, normalizePem, parseExposure, parseTalosVersion, parseTeam, parseTokenLifetimes, TEAM_SLUG } from "./fields";
 import { Reader, refuseUnknownFields } from "./reader";
-import { ConfigError, CREDENTIAL_API_GROUPS, type ConfigProblem, type PlatformAuthConfig, type RawConfig } from "./types";
+import { ConfigError, CREDENTIAL_API_GROUPS, TALOS_MIGRATION_TO_1_14, type ConfigProblem, type PlatformAuthConfig, type RawConfig } from "./types";
 
 export const GITHUB_OWNER_KEY = "github:owner";
+/** Provider settings the program reads to build its explicit providers; default providers are disabled. */
+export const PROVIDER_KEYS = [GITHUB_OWNER_KEY, "github:baseUrl", "kubernetes:context"];
 
 const EMAIL = /^[^\s@:]+@[a-z0-9-]+(\.[a-z0-9-]+)+$/i;
 const GITHUB_ORG = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
@@ -16,7 +19,7 @@ const API_GROUP = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])
 const KNOWN_KEYS = [
     "domain", "githubOrg", "githubTeams", "githubClientId", "githubClientSecret", "readOnlyUsers", "readOnlyGroups",
     "readOnlyApiGroups", "issuerCaRequired", "issuerCaPem", "dexReplicas", "tokenLifetimes", "exposure", "talosVersion",
-    "talosNodes", "kubeconfigCluster",
+    "talosNodes", "kubeconfigCluster", "issuerAddress", "talosMigration",
 ];
 
 /** Validates everything and returns the typed config, or throws one ConfigError. */
@@ -119,6 +122,23 @@ export function parseConfig(stack: string, raw: RawConfig): PlatformAuthConfig {
         return undefined;
     });
 
+    const issuerAddress = read.optionalString("issuerAddress");
+    if (issuerAddress !== undefined && isIP(issuerAddress) === 0) {
+        fail("issuerAddress", `"${issuerAddress}" is not an IP address; give the address dex.<domain> resolves to from the control-plane nodes (e.g. the gateway's LoadBalancer IP, 192.168.1.50), or remove the key where their DNS resolves it.`);
+    }
+    const talosMigration = read.optionalString("talosMigration");
+    if (talosMigration !== undefined && talosMigration !== TALOS_MIGRATION_TO_1_14) {
+        fail("talosMigration", `"${talosMigration}" is not a migration this program knows; the one there is, from the 1.13 flags to the 1.14 document, is confirmed with \`pulumi config set talosMigration ${TALOS_MIGRATION_TO_1_14}\`.`);
+    } else if (talosMigration !== undefined && talosVersion !== undefined && talosVersion.minor < 14) {
+        fail("talosMigration", `confirms the move to Talos 1.14, but talosVersion is "${talosVersion.text}"; set talosVersion to v1.14 with it, or remove talosMigration.`);
+    }
+
+    const kubernetesContext = read.string("kubernetes:context", "the kubeconfig context of the cluster Dex and the RBAC go to, e.g. `pulumi config set kubernetes:context admin@local`; nothing is sent to whatever context happens to be current");
+    const githubBaseUrl = read.optionalString("github:baseUrl");
+    if (githubBaseUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(githubBaseUrl)) {
+        fail("github:baseUrl", `"${githubBaseUrl}" is not an http(s) URL; give the GitHub API's base URL (GitHub Enterprise Server: https://<host>/), or remove the key for github.com.`);
+    }
+
     const kubeconfigCluster = read.optionalString("kubeconfigCluster") ?? stack;
 
     if (problems.length > 0) throw new ConfigError(problems);
@@ -138,6 +158,10 @@ export function parseConfig(stack: string, raw: RawConfig): PlatformAuthConfig {
         exposure: exposure!,
         talosVersion: talosVersion!,
         talosNodes,
+        issuerAddress,
+        talosMigrationConfirmed: talosMigration === TALOS_MIGRATION_TO_1_14,
         kubeconfigCluster,
+        kubernetesContext: kubernetesContext!,
+        githubBaseUrl,
     };
 }

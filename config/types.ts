@@ -7,6 +7,9 @@ export const PROJECT = "platform-auth";
 /** Talos minors this program knows how to patch (talos/render.ts picks flags or documents). */
 export const KNOWN_TALOS_MINORS = [10, 11, 12, 13, 14] as const;
 
+/** The talosMigration value that confirms moving a stack's nodes from the 1.13 flags to the 1.14 document. */
+export const TALOS_MIGRATION_TO_1_14 = "1.13-to-1.14";
+
 export interface TalosVersion {
     major: 1;
     minor: number;
@@ -54,8 +57,16 @@ export interface PlatformAuthConfig {
     exposure: Exposure;
     talosVersion: TalosVersion;
     talosNodes: string[];
+    /** The address dex.<domain> resolves to on the control-plane nodes, when their DNS does not know it. */
+    issuerAddress?: string;
+    /** talosMigration confirms the 1.13 → 1.14 move (flags reverted, document applied, node by node). */
+    talosMigrationConfirmed: boolean;
     /** The kubeconfig cluster entry the generated context points at. */
     kubeconfigCluster: string;
+    /** The kubeconfig context the explicit kubernetes provider (and the preflight) use. */
+    kubernetesContext: string;
+    /** The GitHub API the explicit github provider talks to; github.com when unset. */
+    githubBaseUrl?: string;
 }
 
 export interface ConfigProblem {
@@ -67,7 +78,8 @@ export class ConfigError extends Error {
     constructor(readonly problems: ConfigProblem[]) {
         super(
             "Invalid stack configuration (nothing was created):\n" +
-                problems.map((p) => `  - ${PROJECT}:${p.key}: ${p.message}`).join("\n"),
+                // Provider keys carry their own namespace (kubernetes:context); the program's get the project's.
+                problems.map((p) => `  - ${p.key.includes(":") ? "" : `${PROJECT}:`}${p.key}: ${p.message}`).join("\n"),
         );
         this.name = "ConfigError";
     }

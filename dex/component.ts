@@ -53,7 +53,7 @@ export class Dex extends pulumi.ComponentResource {
         const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: metadata(DEX_OBJECTS.serviceAccount) }, inNamespace);
         const storageUser = [{ kind: "ServiceAccount", name: serviceAccount.metadata.name, namespace: DEX_NAMESPACE }];
         const role = new k8s.rbac.v1.Role(`${name}-storage`, { metadata: metadata("dex-storage"), rules: dexStorageRules.namespaced }, inNamespace);
-        new k8s.rbac.v1.RoleBinding(
+        const roleBinding = new k8s.rbac.v1.RoleBinding(
             `${name}-storage`,
             {
                 metadata: metadata("dex-storage"),
@@ -67,7 +67,7 @@ export class Dex extends pulumi.ComponentResource {
             { metadata: { name: "dex-storage-crds", labels: dexLabels }, rules: dexStorageRules.cluster },
             parent,
         );
-        new k8s.rbac.v1.ClusterRoleBinding(
+        const clusterRoleBinding = new k8s.rbac.v1.ClusterRoleBinding(
             `${name}-crds`,
             {
                 metadata: { name: "dex-storage-crds", labels: dexLabels },
@@ -110,7 +110,8 @@ export class Dex extends pulumi.ComponentResource {
                     template: dexPodTemplate({ configYaml, credentialsChecksum }),
                 },
             },
-            { parent: this, dependsOn: [namespace, serviceAccount, configSecret, credentials] },
+            // Dex creates its CRDs and state at start-up: without its storage RBAC the first pods crash-loop.
+            { parent: this, dependsOn: [namespace, serviceAccount, configSecret, credentials, roleBinding, clusterRoleBinding] },
         );
 
         const service = new k8s.core.v1.Service(

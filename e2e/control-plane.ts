@@ -1,6 +1,7 @@
 // A throwaway control plane on loopback: etcd, kube-apiserver configured from
 // the program's Talos patch (as Talos would configure it), and
-// kube-controller-manager for the `view` role's aggregation.
+// kube-controller-manager for the `view` role's aggregation, rollouts and
+// deletions.
 import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -45,6 +46,8 @@ export interface Cluster {
     apiServer: Service;
     /** Writes `<runDir>/<name>.kubeconfig` for this cluster with one user entry; returns its path. */
     kubeconfig(name: string, user: Record<string, unknown>, namespace?: string): string;
+    /** The break-glass admin kubeconfig with its one context named `context`. */
+    contextKubeconfig(context: string): string;
 }
 
 /**
@@ -74,7 +77,8 @@ function apiServerAuthFlags(talosPatch: string, runDir: string): string[] {
     return Object.entries(cluster.apiServer.extraArgs as Record<string, string>).map(([flag, value]) => `--${flag}=${hostPathOf(value)}`);
 }
 
-export async function startCluster(tools: Tools, pki: Pki, talosPatch: string, runDir: string): Promise<Cluster> {
+/** `apiServerEnv` adds to the apiserver's environment (SSL_CERT_FILE, to stand in for the system's trusted roots). */
+export async function startCluster(tools: Tools, pki: Pki, talosPatch: string, runDir: string, apiServerEnv: NodeJS.ProcessEnv = {}): Promise<Cluster> {
     const [etcdClient, etcdPeer, securePort] = [await freePort(), await freePort(), await freePort()];
     start("etcd", tools.etcd, [
         `--data-dir=${join(runDir, "etcd")}`,
@@ -103,9 +107,9 @@ export async function startCluster(tools: Tools, pki: Pki, talosPatch: string, r
         // No kubelet or node IPs here: keep the apiserver from publishing itself as an endpoint.
         "--endpoint-reconciler-type=none",
         ...apiServerAuthFlags(talosPatch, runDir),
-    ], runDir);
+    ], runDir, { ...process.env, ...apiServerEnv });
 
-    const kubeconfig = (name: string, user: Record<string, unknown>, namespace?: string) => {
+    const kubeconfig = (name: string, user: Record<string, unknown>, namespace?: string, context = "e2e") => {
         const path = join(runDir, `${name}.kubeconfig`);
         writeFileSync(
             path,
@@ -114,16 +118,14 @@ export async function startCluster(tools: Tools, pki: Pki, talosPatch: string, r
                 kind: "Config",
                 clusters: [{ name: "e2e", cluster: { server, "certificate-authority-data": Buffer.from(pki.ca.certPem).toString("base64") } }],
                 users: [user],
-                contexts: [{ name: "e2e", context: { cluster: "e2e", user: String(user.name), ...(namespace ? { namespace } : {}) } }],
-                "current-context": "e2e",
+                contexts: [{ name: context, context: { cluster: "e2e", user: String(user.name), ...(namespace ? { namespace } : {}) } }],
+                "current-context": context,
             }),
         );
         return path;
     };
-    const adminKubeconfig = kubeconfig("admin", {
-        name: "break-glass",
-        user: { "client-certificate": pki.admin.certFile, "client-key": pki.admin.keyFile },
-    });
+    const adminUser = { name: "break-glass", user: { "client-certificate": pki.admin.certFile, "client-key": pki.admin.keyFile } };
+    const adminKubeconfig = kubeconfig("admin", adminUser);
     const kubectl = kubectlIn(tools.kubectl);
     await waitFor("kube-apiserver /readyz", () => (kubectl(adminKubeconfig, "get", "--raw", "/readyz").stdout === "ok" ? true : undefined), 120_000, apiServer);
 
@@ -131,7 +133,9 @@ export async function startCluster(tools: Tools, pki: Pki, talosPatch: string, r
         `--kubeconfig=${adminKubeconfig}`,
         `--authentication-kubeconfig=${adminKubeconfig}`,
         `--authorization-kubeconfig=${adminKubeconfig}`,
-        "--controllers=clusterrole-aggregation",
+        // view's aggregation; rollouts for Dex's Deployment; and what `pulumi destroy` waits on:
+        // the garbage collector clears foreground-deletion finalizers, the namespace controller empties namespaces.
+        "--controllers=clusterrole-aggregation,deployment,replicaset,garbage-collector,namespace,disruption",
         "--leader-elect=false",
         "--bind-address=127.0.0.1",
         `--secure-port=${await freePort()}`,
@@ -142,5 +146,12 @@ export async function startCluster(tools: Tools, pki: Pki, talosPatch: string, r
         60_000,
         controllerManager,
     );
-    return { server, adminKubeconfig, apiServer, kubeconfig };
+    return {
+        server,
+        adminKubeconfig,
+        apiServer,
+        kubeconfig,
+        // Named as the stack's kubernetes:context names it, as on an operator's machine.
+        contextKubeconfig: (context) => kubeconfig(`context-${context}`, adminUser, undefined, context),
+    };
 }

@@ -1,80 +1,97 @@
-// End-to-end: the program's own artifacts on the real programs users run.
-// Dex, kube-apiserver (configured from the Talos patch, in both Talos modes),
-// kube-controller-manager, kubectl and kubelogin, all on loopback. The issuer
-// keeps its real name, https://dex.platform.lan, resolved to loopback in a
-// private mount namespace; the machine's /etc/hosts is never edited.
+// End-to-end: the program on the real Pulumi engine and the real programs
+// users run. Each run deploys one stack with `pulumi up` to a loopback control
+// plane (etcd, kube-apiserver configured from the stack's Talos patch,
+// kube-controller-manager, kube-scheduler and a kwok node) with a GitHub
+// stand-in, then logs in through what Pulumi created: Dex started from the
+// cluster's Secrets, kubelogin from `pulumi stack output`. The issuers keep
+// their real names, resolved to loopback in a private mount namespace; the
+// machine's /etc/hosts is never edited.
 //
-// This file is the entry: tools, modes, the namespace, and the order of the
+// This file is the entry: tools, runs, the namespace, and the order of the
 // steps; each step's checks live in steps/.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeCa, makeLeaf, type KeyPair } from "../test/support/pki";
-import { dexConfigOf } from "../test/support/resources";
-import { REPO_ROOT, stackFileConfig } from "../test/support/stack";
+import { REPO_ROOT, runStack, stackFileConfig, USER_KEYS } from "../test/support/stack";
 import { kubectlIn, makeClusterPki, startCluster } from "./control-plane";
 import { mallory, ned, runDex, type StaticUser } from "./dex";
+import { copyProgram, makeEngine } from "./engine";
+import { startGitHubStandIn } from "./github";
 import { withPasswordGrant } from "./kubelogin";
 import { killAllNow, stopAll } from "./processes";
 import { expectThat, Report } from "./report";
-import { artifactSteps, kubernetesManifests, podEnvironment } from "./steps/artifacts";
-import type { ModeContext } from "./steps/context";
+import { admissionSteps } from "./steps/admission";
+import { artifactSteps } from "./steps/artifacts";
+import type { EngineContext, ModeContext } from "./steps/context";
+import { configureStack, deployedDex, deploySteps, stackOutputs } from "./steps/deploy";
 import { faultSteps } from "./steps/faults";
 import { loginSteps, negativeSteps } from "./steps/login";
-import { rbacSteps } from "./steps/rbac";
 import { refreshSteps } from "./steps/refresh";
+import { destroySteps, noOpPreviewStep, policySteps, rotationSteps } from "./steps/update";
 import { buildTools, type Tools } from "./tools";
+import { installGatewayApi, startWorkloadRuntime } from "./workloads";
 
 const INSIDE_NAMESPACE = "PLATFORM_AUTH_E2E_NAMESPACE";
+const STACKS = ["local", "prod"];
 
-interface Mode {
+interface Run {
     title: string;
-    talosVersion: string;
+    stack: string;
+    /** Overrides the stack file's talosVersion, to cover the other apiserver mode. */
+    talosVersion?: string;
 }
 
-const MODES: Mode[] = [
-    { title: "Talos ≤1.13 (oidc-* flags)", talosVersion: "v1.13" },
-    { title: "Talos ≥1.14 (AuthenticationConfiguration)", talosVersion: "v1.14" },
+const RUNS: Run[] = [
+    { title: "local stack, Talos ≤1.13 (oidc-* flags)", stack: "local" },
+    { title: "local stack, Talos ≥1.14 (AuthenticationConfiguration)", stack: "local", talosVersion: "v1.14" },
+    { title: "prod stack (publicly trusted issuer), Talos ≤1.13", stack: "prod" },
 ];
 
+/** The issuer TLS of every stack, signed by one CA: mkcert's on local, "public" trust (SSL_CERT_FILE) on prod. */
+interface IssuerTls {
+    ca: KeyPair & { dir: string };
+    leaf: KeyPair;
+}
+
 async function main(): Promise<void> {
-    const issuerHost = `dex.${stackFileConfig("local")["platform-auth:domain"]}`;
-    if (process.env[INSIDE_NAMESPACE] !== "1") return reexecWithHostsEntry(issuerHost);
+    const issuerHosts = STACKS.map((stack) => `dex.${stackFileConfig(stack)["platform-auth:domain"]}`);
+    if (process.env[INSIDE_NAMESPACE] !== "1") return reexecWithHostsEntry(issuerHosts);
 
     console.log("e2e: building or reusing the real components (cached by version)");
     const tools = buildTools(REPO_ROOT);
     console.log(`e2e: ${Object.entries(tools.versions).map(([n, v]) => `${n} ${v}`).join(", ")}`);
     const report = new Report();
-    const issuerCa = makeCa("mkcert development CA (e2e)");
-    const dexTls = makeLeaf(issuerCa, "dex", `/CN=${issuerHost}`, `DNS:${issuerHost}`);
+    const ca = makeCa("mkcert development CA (e2e)");
+    const tls: IssuerTls = { ca, leaf: makeLeaf(ca, "dex", `/CN=${issuerHosts[0]}`, issuerHosts.map((h) => `DNS:${h}`).join(",")) };
 
-    for (const mode of MODES) {
-        console.log(`\n== ${mode.title}`);
-        const runDir = mkdtempSync(join(tmpdir(), `platform-auth-e2e-${mode.talosVersion}-`));
-        const scoped = report.scoped(`[${mode.talosVersion}] `);
+    for (const [index, run] of RUNS.entries()) {
+        console.log(`\n== ${run.title}`);
+        const runDir = mkdtempSync(join(tmpdir(), `platform-auth-e2e-${run.stack}-`));
+        const scoped = report.scoped(`[${run.stack}${run.talosVersion ? ` ${run.talosVersion}` : ""}] `);
         try {
-            await runMode(mode, tools, issuerCa.certPem, dexTls, runDir, scoped);
+            await runOnEngine(run, index === 0, tools, tls, runDir, scoped);
         } catch (error) {
-            await scoped.check("the mode ran to the end", () => {
+            await scoped.check("the run went to the end", () => {
                 throw error;
             });
         } finally {
             await stopAll();
         }
-        // Keep the logs of a failed mode for inspection; otherwise leave nothing behind.
+        // Keep the logs of a failed run for inspection; otherwise leave nothing behind.
         if (scoped.failed === 0) rmSync(runDir, { recursive: true, force: true });
-        else console.log(`  logs and configs of this mode: ${runDir}`);
+        else console.log(`  logs, configs and Pulumi state of this run: ${runDir}`);
     }
     console.log(`\ne2e: ${report.passed} passed, ${report.failed} failed`);
     process.exitCode = report.failed === 0 ? 0 : 1;
 }
 
-/** Runs this script again in a private mount namespace where the issuer's name resolves to loopback. */
-function reexecWithHostsEntry(issuerHost: string): void {
+/** Runs this script again in a private mount namespace where the issuers' names resolve to loopback. */
+function reexecWithHostsEntry(issuerHosts: string[]): void {
     const hostsDir = mkdtempSync(join(tmpdir(), "platform-auth-hosts-"));
     const hosts = join(hostsDir, "hosts");
-    writeFileSync(hosts, `${readFileSync("/etc/hosts", "utf8")}\n127.0.0.1 ${issuerHost}\n`);
+    writeFileSync(hosts, `${readFileSync("/etc/hosts", "utf8")}\n127.0.0.1 ${issuerHosts.join(" ")}\n`);
     const result = spawnSync(
         "unshare",
         ["--mount", "--propagation", "private", "--", "sh", "-c", 'mount --bind "$1" /etc/hosts && shift && exec "$@"', "sh", hosts, process.execPath, __filename],
@@ -84,45 +101,69 @@ function reexecWithHostsEntry(issuerHost: string): void {
     process.exitCode = result.status ?? 1;
 }
 
-async function runMode(mode: Mode, tools: Tools, issuerCaPem: string, dexTls: KeyPair, runDir: string, report: Report): Promise<void> {
+async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools, tls: IssuerTls, runDir: string, report: Report): Promise<void> {
     const home = mkdirP(join(runDir, "home"));
-    const env = { ...process.env, PATH: [...tools.path, process.env.PATH].join(":"), HOME: home };
+    const privateCa = stackFileConfig(run.stack)["platform-auth:issuerCaRequired"] === "true";
+    // A publicly trusted issuer: the test CA stands in for the system roots of the apiserver and kubelogin.
+    const trust = privateCa ? {} : { SSL_CERT_FILE: tls.ca.certFile };
+    const env = { ...process.env, ...trust, PATH: [...tools.path, process.env.PATH].join(":"), HOME: home };
     const kubectl = kubectlIn(tools.kubectl, env);
+    const userKeys: Record<string, string> = { ...USER_KEYS, ...(privateCa ? { issuerCaPem: tls.ca.certPem } : {}) };
+    const overrides = run.talosVersion ? { "platform-auth:talosVersion": run.talosVersion } : {};
 
-    // 1. Artifacts, from the program itself.
-    const program = await artifactSteps(mode.talosVersion, issuerCaPem, env, kubectl, runDir, report);
-
-    // 2. The control plane, configured from the patch.
+    // 2. The control plane, configured from the stack's patch (step 3 checks the real engine renders the same).
+    const expected = await runStack(run.stack, userKeys, overrides);
     const pki = makeClusterPki(makeCa("e2e cluster CA", mkdirP(join(runDir, "pki"))));
-    const cluster = await startCluster(tools, pki, program.outputs.talosPatch, runDir);
+    const cluster = await startCluster(tools, pki, expected.outputs.talosPatch, runDir, trust);
     await report.check("2. kube-apiserver runs with the patch's authentication settings", () =>
         (cluster.apiServer.process.spawnargs.filter((a) => /^--(oidc-|authentication-config)/.test(a)).join(" ")),
     );
+    await startWorkloadRuntime(tools, cluster, kubectl, runDir);
+    const exposure = JSON.parse(stackFileConfig(run.stack)["platform-auth:exposure"]);
+    await installGatewayApi(tools, cluster, kubectl, { name: exposure.gatewayName, namespace: exposure.gatewayNamespace }, runDir);
 
-    // 3. Apply the RBAC; dry-run everything else.
-    const manifests = kubernetesManifests(program);
-    await rbacSteps(manifests, cluster, kubectl, runDir, report);
+    // 3. The real engine deploys the stack.
+    const github = await startGitHubStandIn(stackFileConfig(run.stack)["platform-auth:githubOrg"]);
+    try {
+        const engine = makeEngine(mkdirP(join(runDir, "engine")), tools.path, { KUBECONFIG: cluster.contextKubeconfig(`admin@${run.stack}`), GITHUB_TOKEN: "e2e-token" });
+        const projectDir = copyProgram(REPO_ROOT, join(runDir, "program"), { [run.stack]: readFileSync(join(REPO_ROOT, `Pulumi.${run.stack}.yaml`), "utf8") });
+        const ctx: EngineContext = { engine, projectDir, stack: run.stack, cluster, kubectl, kubectlBinary: tools.kubectl, github, report, runDir };
+        await configureStack(ctx, { ...userKeys, "github:baseUrl": github.baseUrl, ...(run.talosVersion ? { talosVersion: run.talosVersion } : {}) });
+        await deploySteps(ctx, expected);
 
-    // Dex runs as its own ServiceAccount, so its storage RBAC is exercised too.
-    const dexToken = kubectl(cluster.adminKubeconfig, "create", "token", "dex", "-n", "dex", "--duration=2h");
-    expectThat(dexToken.status === 0, `could not mint Dex's ServiceAccount token: ${dexToken.stderr}`);
-    const dex = await runDex(tools.dex, dexConfigOf(program.resources), {
-        kubeconfig: cluster.kubeconfig("dex", { name: "dex", user: { token: dexToken.stdout.trim() } }, "dex"),
-        tlsCert: dexTls.certFile,
-        tlsKey: dexTls.keyFile,
-        users: [ned, mallory],
-        env: podEnvironment(manifests, "dex"),
-    }, runDir, issuerCaPem);
+        // 8. Living with it: a no-op preview, rotations that roll Dex, the policy pack.
+        await noOpPreviewStep(ctx);
+        await rotationSteps(ctx, "rotated-github-client-secret-0123456789");
+        await policySteps(ctx, withViolatingProgram);
 
-    const context: ModeContext = {
-        program, cluster, pki, dex, kubectl, issuerCaPem, home, report,
-        oidcKubeconfig: (who: StaticUser, password = who.password) => cluster.kubeconfig(`oidc-${who.username}`, withPasswordGrant(program.outputs.kubeconfigUser, who.email, password)),
-    };
-    // 4. Log in as a user would; 5. tokens that must be refused; 6. refresh; 7. faults (and 9. overhead).
-    await loginSteps(context);
-    await negativeSteps(context);
-    await refreshSteps(context);
-    await faultSteps(context);
+        // 1. What users copy from the outputs, then 4.–7. logging in through what Pulumi created.
+        const outputs = await stackOutputs(ctx);
+        await artifactSteps(outputs, env, kubectl, runDir, report);
+        await admissionSteps(cluster, kubectl, runDir, report);
+        const dexToken = kubectl(cluster.adminKubeconfig, "create", "token", "dex", "-n", "dex", "--duration=2h");
+        expectThat(dexToken.status === 0, `could not mint Dex's ServiceAccount token: ${dexToken.stderr}`);
+        const deployed = deployedDex(ctx);
+        const dex = await runDex(tools.dex, deployed.config, {
+            kubeconfig: cluster.kubeconfig("dex", { name: "dex", user: { token: dexToken.stdout.trim() } }, "dex"),
+            tlsCert: tls.leaf.certFile,
+            tlsKey: tls.leaf.keyFile,
+            users: [ned, mallory],
+            env: deployed.env,
+        }, runDir, tls.ca.certPem);
+        const context: ModeContext = {
+            outputs, cluster, pki, dex, kubectl, issuerCaPem: tls.ca.certPem, home, report,
+            oidcKubeconfig: (who: StaticUser, password = who.password) => cluster.kubeconfig(`oidc-${who.username}`, withPasswordGrant(outputs.kubeconfigUser, who.email, password)),
+        };
+        await loginSteps(context);
+        await negativeSteps(context);
+        await refreshSteps(context);
+        await faultSteps(context);
+
+        // 10. And gone again.
+        await destroySteps(ctx);
+    } finally {
+        await github.close();
+    }
 }
 
 function mkdirP(path: string): string {

@@ -3,7 +3,7 @@
 // never skips.
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 
 export interface Tools {
     etcd: string;
@@ -12,13 +12,18 @@ export interface Tools {
     kubeControllerManager: string;
     kubeScheduler: string;
     kubectl: string;
+    kwok: string;
+    /** kwok's stage definitions (node and pod lifecycles), one YAML file each. */
+    kwokStages: string;
+    /** The Gateway API's standard CRDs, one YAML file each. */
+    gatewayApiCrds: string;
     /** Directories to put first on PATH, so `kubectl oidc-login` resolves as it does for users. */
     path: string[];
     versions: Record<string, string>;
 }
 
 export function buildTools(repoRoot: string): Tools {
-    const build = spawnSync("bash", [join(repoRoot, "e2e", "tools", "build.sh"), "control"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    const build = spawnSync("bash", [join(repoRoot, "e2e", "tools", "build.sh"), "e2e"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
     if (build.status !== 0) throw new Error(`building the real components failed (exit ${build.status}); see the output above`);
     const dirs = build.stdout.trim().split("\n").filter(Boolean);
     const find = (name: string) => {
@@ -33,10 +38,13 @@ export function buildTools(repoRoot: string): Tools {
         kubeControllerManager: find("kube-controller-manager"),
         kubeScheduler: find("kube-scheduler"),
         kubectl: find("kubectl"),
+        kwok: find("kwok"),
+        kwokStages: dirname(find("pod-ready.yaml")),
+        gatewayApiCrds: dirname(find("gateway.networking.k8s.io_httproutes.yaml")),
         path: dirs,
         versions: Object.fromEntries(dirs.map((d) => basename(d).split(/-(?=v\d)/)).map(([name, version]) => [name, version])),
     };
-    // Only found, not kept: kubectl runs it from PATH, as for users.
-    find("kubectl-oidc_login");
+    // Only found, not kept: kubectl and the engine run these from PATH, as for users.
+    ["kubectl-oidc_login", "pulumi", "pulumi-language-nodejs", "pulumi-resource-kubernetes", "pulumi-resource-github"].forEach(find);
     return tools;
 }

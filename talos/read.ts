@@ -14,6 +14,8 @@ export interface ApiServerOidcSettings {
     groups: ClaimMapping;
     /** The issuer CA's PEM: inline (1.14) or the content of the `machine.files` entry the flag names (≤1.13). */
     caPem?: string;
+    /** The address a StaticHostConfig document (the node's /etc/hosts) gives the issuer's host, if any. */
+    issuerAddress?: string;
 }
 
 /**
@@ -28,7 +30,20 @@ export function readApiServerOidc(patchYaml: string): ApiServerOidcSettings[] {
     } catch {
         return [];
     }
-    return documents.flatMap((document) => [...fromFlags(document, documents), ...fromAuthenticationConfig(document)]);
+    const settings = documents.flatMap((document) => [...fromFlags(document, documents), ...fromAuthenticationConfig(document)]);
+    return settings.map((s) => {
+        const host = hostOf(s.issuerUrl);
+        const entry = documents.find((doc) => doc.kind === "StaticHostConfig" && host !== undefined && list(doc.hostnames).includes(host));
+        return entry ? { ...s, issuerAddress: text(entry.name) } : s;
+    });
+}
+
+function hostOf(url: string): string | undefined {
+    try {
+        return new URL(url).hostname;
+    } catch {
+        return undefined;
+    }
 }
 
 function fromFlags(document: Record<string, unknown>, all: Record<string, unknown>[]): ApiServerOidcSettings[] {

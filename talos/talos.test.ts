@@ -1,15 +1,12 @@
 // The apiserver patch, checked against Talos's own machine-config schemas.
 import Ajv2020 from "ajv/dist/2020";
 import addFormats from "ajv-formats";
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { expect } from "chai";
 import { parseAllDocuments } from "yaml";
 import { parseTalosVersion } from "../config/fields";
 import { oidcContract, type OidcContract } from "../contract/contract";
-import { caFileName, talosApplyEnvironment, talosApplyPlan, talosctlApplyScript, talosctlRevertScript, talosPatchDocuments, talosPatchMode, toYamlStream } from "./render";
+import { talosApplyPlan, talosPatchDocuments } from "./plan";
+import { caFileName, talosDefaultAuthentication, talosPatchMode, TALOS_ANONYMOUS_HEALTH_PATHS, toYamlStream } from "./render";
 import { makeCa } from "../test/support/pki";
 import { readReference } from "../test/support/reference";
 
@@ -58,6 +55,17 @@ describe("Talos apiserver patch", () => {
         });
     }
 
+    for (const [minor, validate] of [[13, validate13], [14, validate14]] as const) {
+        it(`Talos 1.${minor}: the issuer's address adds one StaticHostConfig document, valid against the v1.${minor} schema`, () => {
+            const docs = talosPatchDocuments(contract(true), parseTalosVersion(`v1.${minor}`)!, "192.168.1.50");
+            const hosts = docs.filter((d) => d.kind === "StaticHostConfig");
+            // machine.network.extraHostEntries is gone from both schemas; the document is the form both take.
+            expect(hosts).to.deep.equal([{ apiVersion: "v1alpha1", kind: "StaticHostConfig", name: "192.168.1.50", hostnames: ["dex.platform.lan"] }]);
+            expect(docs.flatMap(validate)).to.deep.equal([]);
+            expect(talosPatchDocuments(contract(true), parseTalosVersion(`v1.${minor}`)!).filter((d) => d.kind === "StaticHostConfig")).to.deep.equal([]);
+        });
+    }
+
     it("the schemas catch a patch rendered for the wrong Talos version", () => {
         const flags = talosPatchDocuments(contract(true), parseTalosVersion("v1.13")!)[0];
         expect(validate14(flags).join("\n")).to.match(/additional properties|must NOT have/);
@@ -95,6 +103,8 @@ describe("Talos apiserver patch", () => {
         expect(doc.configuration).to.deep.equal({
             apiVersion: "apiserver.config.k8s.io/v1",
             kind: "AuthenticationConfiguration",
+            // Talos's own rule, kept (machinery.test.ts checks it against what Talos generates).
+            anonymous: TALOS_ANONYMOUS_HEALTH_PATHS,
             jwt: [
                 {
                     issuer: { url: "https://dex.platform.lan", audiences: ["kube-apiserver"], certificateAuthority: ca.certPem },
@@ -111,102 +121,21 @@ describe("Talos apiserver patch", () => {
         expect(doc.cluster.apiServer.extraVolumes).to.deep.equal([{ hostPath: "/var/etc/kubernetes/oidc", mountPath: "/etc/kubernetes/oidc", readonly: true }]);
     });
 
-    it("reverting deletes every flag the patch added (1.13) or the document (1.14), as strategic patches", () => {
+    it("reverting takes off each flag the program may set (1.13), or restores Talos's own document (1.14)", () => {
         const c = contract(true);
         const added = Object.keys((talosPatchDocuments(c, parseTalosVersion("v1.13")!)[0] as any).cluster.apiServer.extraArgs);
-        const [revert13] = talosApplyPlan(c, parseTalosVersion("v1.13")!).revert as any[];
-        // Talos refuses JSON6902 patches on multi-document configs, so the revert must be a strategic delete.
-        expect(revert13.cluster.apiServer.extraArgs).to.deep.equal(Object.fromEntries(added.map((flag) => [flag, { $patch: "delete" }])));
-        expect(talosApplyPlan(c, parseTalosVersion("v1.14")!).revert).to.deep.equal([{ apiVersion: "v1alpha1", kind: "KubeAuthenticationConfig", $patch: "delete" }]);
+        // One strategic delete per flag, for wherever it is: Talos refuses JSON6902 patches on multi-document configs.
+        const reverts = talosApplyPlan(contract(false), parseTalosVersion("v1.13")!).revert.map((part) => part.document as any);
+        expect(reverts.map((doc) => doc.cluster.apiServer.extraArgs)).to.deep.equal(added.map((flag) => ({ [flag]: { $patch: "delete" } })));
+        const [revert14] = talosApplyPlan(c, parseTalosVersion("v1.14")!).revert;
+        expect(revert14.document).to.deep.equal({ apiVersion: "v1alpha1", kind: "KubeAuthenticationConfig", configuration: { anonymous: TALOS_ANONYMOUS_HEALTH_PATHS, jwt: [] } });
+        expect(revert14.document).to.deep.equal(talosDefaultAuthentication());
+        expect(talosApplyPlan(c, parseTalosVersion("v1.14")!).migrateFrom.map((part) => part.document)).to.deep.equal(reverts);
     });
 
     it("renders documents as a YAML stream that reads back the same", () => {
         const docs = talosPatchDocuments(contract(true), parseTalosVersion("v1.14")!);
         const twice = [...docs, ...docs];
         expect(parseAllDocuments(toYamlStream(twice)).map((d) => d.toJS())).to.deep.equal(twice);
-    });
-});
-
-/** Runs a talosctl script against a stand-in talosctl that serves each node's live config and logs every call. */
-function runScript(script: string, env: Record<string, string>, liveConfigs: Record<string, string>): string[] {
-    const dir = mkdtempSync(join(tmpdir(), "fake-talosctl-"));
-    for (const [node, config] of Object.entries(liveConfigs)) writeFileSync(join(dir, `live-${node}.yaml`), config);
-    writeFileSync(
-        join(dir, "talosctl"),
-        [
-            "#!/bin/sh",
-            `log=${dir}/calls.log`,
-            'node=""; mode=""; prev=""; for a in "$@"; do [ "$prev" = --nodes ] && node=$a; [ "$prev" = --mode ] && mode=$a; prev=$a; done',
-            'case "$1 $2" in',
-            `  "--nodes $node") if [ "$3" = get ]; then cat "${dir}/live-$node.yaml"; else echo "$3 $node" >>"$log"; fi ;;`,
-            '  "patch machineconfig") echo "patch $node $mode" >>"$log"; for a in "$@"; do case $a in @*) echo "  ${a##*/}" >>"$log";; esac; done ;;',
-            "esac",
-        ].join("\n"),
-        { mode: 0o755 },
-    );
-    try {
-        execFileSync("/bin/sh", ["-c", script], { env: { ...env, PATH: `${dir}:${process.env.PATH}` } });
-        return existsSync(join(dir, "calls.log")) ? readFileSync(join(dir, "calls.log"), "utf8").trim().split("\n") : [];
-    } finally {
-        rmSync(dir, { recursive: true, force: true });
-    }
-}
-
-describe("talosctl apply and revert", () => {
-    const ca = makeCa("mkcert development CA");
-    const version13 = parseTalosVersion("v1.13")!;
-    const plan = talosApplyPlan(oidcContract({ domain: "platform.lan", issuerCaPem: ca.certPem }), version13);
-    const env = talosApplyEnvironment(plan, ["10.0.0.2", "10.0.0.3"]);
-    // How `talosctl get machineconfig -o yaml` shows a node, before and after the patch.
-    const fresh = "spec: |\n    version: v1alpha1\n    machine:\n        type: controlplane\n";
-    const patched = [
-        "spec: |",
-        "    machine:",
-        "        files:",
-        "            - content: x",
-        `              path: /var/etc/kubernetes/oidc/${caFileName(ca.certPem)}`,
-        "    cluster:",
-        "        apiServer:",
-        "            extraArgs:",
-        "                oidc-issuer-url: https://dex.platform.lan",
-        "            extraVolumes:",
-        "                - hostPath: /var/etc/kubernetes/oidc",
-        "                  mountPath: /etc/kubernetes/oidc",
-        "",
-    ].join("\n");
-
-    it("on a fresh node, stages the CA file with the flags, reboots it and waits before the next node", () => {
-        expect(runScript(talosctlApplyScript(plan), env, { "10.0.0.2": fresh, "10.0.0.3": fresh })).to.deep.equal([
-            "patch 10.0.0.2 staged", "  always.yaml", "  CA_FILE.yaml", "  CA_VOLUME.yaml", "reboot 10.0.0.2", "health 10.0.0.2",
-            "patch 10.0.0.3 staged", "  always.yaml", "  CA_FILE.yaml", "  CA_VOLUME.yaml", "reboot 10.0.0.3", "health 10.0.0.3",
-        ]);
-    });
-
-    it("on a node that has it all, reverts the old flags and applies them again without list entries or a reboot", () => {
-        expect(runScript(talosctlApplyScript(plan), env, { "10.0.0.2": patched, "10.0.0.3": patched })).to.deep.equal([
-            "patch 10.0.0.2 auto", "  revert.yaml", "patch 10.0.0.2 auto", "  always.yaml", "health 10.0.0.2",
-            "patch 10.0.0.3 auto", "  revert.yaml", "patch 10.0.0.3 auto", "  always.yaml", "health 10.0.0.3",
-        ]);
-    });
-
-    it("adds a rotated CA's file (and reboots) even where the old file and the mount exist", () => {
-        const rotated = talosApplyPlan(oidcContract({ domain: "platform.lan", issuerCaPem: makeCa("rotated CA").certPem }), version13);
-        const calls = runScript(talosctlApplyScript(rotated), talosApplyEnvironment(rotated, ["10.0.0.3"]), { "10.0.0.3": patched });
-        expect(calls).to.deep.equal(["patch 10.0.0.3 auto", "  revert.yaml", "patch 10.0.0.3 staged", "  always.yaml", "  CA_FILE.yaml", "reboot 10.0.0.3", "health 10.0.0.3"]);
-    });
-
-    it("reverts only the nodes that have the settings, so reverting twice is harmless", () => {
-        expect(runScript(talosctlRevertScript(plan), env, { "10.0.0.2": patched, "10.0.0.3": fresh })).to.deep.equal([
-            "patch 10.0.0.2 auto", "  revert.yaml", "health 10.0.0.2",
-        ]);
-    });
-
-    it("Talos 1.14: replaces an existing document instead of merging into it", () => {
-        const plan14 = talosApplyPlan(oidcContract({ domain: "platform.lan" }), parseTalosVersion("v1.14")!);
-        const live = "spec: |\n    version: v1alpha1\n    ---\n    apiVersion: v1alpha1\n    kind: KubeAuthenticationConfig\n";
-        expect(runScript(talosctlApplyScript(plan14), talosApplyEnvironment(plan14, ["10.0.0.2"]), { "10.0.0.2": live })).to.deep.equal([
-            "patch 10.0.0.2 auto", "  revert.yaml", "patch 10.0.0.2 auto", "  always.yaml", "health 10.0.0.2",
-        ]);
-        expect(runScript(talosctlRevertScript(plan14), talosApplyEnvironment(plan14, ["10.0.0.2"]), { "10.0.0.2": fresh })).to.deep.equal([]);
     });
 });

@@ -85,6 +85,17 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             expect(client.redirectURIs).to.deep.equal(["http://localhost:8000", "http://localhost:18000"]);
         });
 
+        it("sends every Kubernetes object and GitHub team through the explicit providers, configured from the stack", () => {
+            const provider = (name: string) => run.resources.find((r) => r.type === `pulumi:providers:${name}`)!;
+            expect(provider("kubernetes").inputs).to.include({ context: `admin@${stack}` });
+            expect(JSON.parse(provider("kubernetes").inputs.enableSecretMutable)).to.equal(true);
+            expect(provider("github").inputs).to.include({ owner: "devantler-tech" });
+            for (const resource of run.resources.filter((r) => /^(kubernetes|github):/.test(r.type))) {
+                const expectedProvider = resource.type.startsWith("kubernetes:") ? "kubernetes" : "github";
+                expect(resource.provider, `${resource.type} ${resource.name}`).to.match(new RegExp(`::pulumi:providers:${expectedProvider}::${expectedProvider}::`));
+            }
+        });
+
         // Only the real engine proves a no-op preview (the e2e runs `pulumi preview --expect-no-changes`);
         // this catches the cheap cause of a noisy one: inputs that differ from run to run.
         it("model: two mock runs register identical inputs and outputs", async () => {

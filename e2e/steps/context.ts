@@ -1,12 +1,30 @@
-// What the steps after the control plane share within one mode: the program's
-// run, the cluster and Dex it configured, and the ways in that users have.
-import type { StackRun } from "../../test/support/stack";
+// What the steps share within one run: the stack on the real engine, and
+// after it is up, its outputs, the cluster and Dex it configured, and the ways
+// in that users have.
+import type { Outputs } from "../../test/support/stack";
+import type { Engine } from "../engine";
+import type { GitHubStandIn } from "../github";
 import type { Cluster, Kubectl, Pki } from "../control-plane";
 import type { DexHandle, StaticUser } from "../dex";
 import type { Report } from "../report";
 
+/** One stack on the real engine: its copy of the program, the cluster it deploys to, and the GitHub stand-in. */
+export interface EngineContext {
+    engine: Engine;
+    projectDir: string;
+    stack: string;
+    cluster: Cluster;
+    kubectl: Kubectl;
+    /** For the one watch that must run beside the engine rather than after it. */
+    kubectlBinary: string;
+    github: GitHubStandIn;
+    report: Report;
+    runDir: string;
+}
+
 export interface ModeContext {
-    program: StackRun;
+    /** The stack's outputs, as `pulumi stack output` gives them. */
+    outputs: Outputs;
     cluster: Cluster;
     pki: Pki;
     dex: DexHandle;

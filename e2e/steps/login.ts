@@ -51,8 +51,8 @@ export async function loginSteps({ cluster, kubectl, report, oidcKubeconfig }: M
     });
 }
 
-export async function negativeSteps({ program, cluster, kubectl, issuerCaPem, report, oidcKubeconfig }: ModeContext): Promise<void> {
-    const { issuerUrl: issuer, kubectlClientId: clientId, apiServerAudience } = program.outputs;
+export async function negativeSteps({ outputs, cluster, kubectl, issuerCaPem, report, oidcKubeconfig }: ModeContext): Promise<void> {
+    const { issuerUrl: issuer, kubectlClientId: clientId, apiServerAudience } = outputs;
     const withToken = (name: string, token: string) => cluster.kubeconfig(`token-${name}`, { name, user: { token } });
     const expectUnauthorized = (name: string, token: string) => {
         const result = kubectl(withToken(name, token), "get", "pods");

@@ -196,7 +196,7 @@ main() {
       build talos-patch "${pair#*=}-src$digest" prepare_talos-patch "" "talos-patch-${pair%%=*}=."
     done
     # Builds of an older source would be listed below too; one per minor is wanted.
-    for stale in "$TOOLS_DIR"/talos-patch-*; do
+    for stale in "$TOOLS_DIR"/talos-patch-* "$TOOLS_DIR"/src/talos-patch-*; do
       case $stale in *"-src$digest") ;; *) rm -rf "$stale" ;; esac
     done
   fi

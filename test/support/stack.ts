@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { parse } from "yaml";
 import { PROJECT } from "../../config/types";
-import { platformAuth } from "../../program";
+import { platformAuth, type ClusterAccess } from "../../program";
 
 export const REPO_ROOT = join(__dirname, "..", "..", "..");
 
@@ -15,6 +15,8 @@ export interface RecordedResource {
     name: string;
     inputs: Record<string, any>;
     deleteBeforeReplace: boolean;
+    /** The provider reference (`<urn>::<id>`) the resource was registered with, if any. */
+    provider?: string;
 }
 
 /**
@@ -28,7 +30,13 @@ MockMonitor.prototype.registerResource = function (this: MockMonitor, req: any, 
     return registerResource.call(this, req, callback);
 };
 
-export type Outputs = ReturnType<typeof platformAuth>;
+export type Outputs = Awaited<ReturnType<typeof platformAuth>>;
+
+/** A cluster that serves whatever the exposure preflight asks about; tests of the preflight pass their own. */
+export const readyCluster: ClusterAccess = () => async (path) => ({
+    status: 200,
+    body: JSON.stringify(path.endsWith("/v1") ? { resources: [{ name: "httproutes" }] } : {}),
+});
 
 export interface StackRun {
     resources: RecordedResource[];
@@ -58,12 +66,13 @@ export async function runStack(
     stack: string,
     userKeys: Record<string, string>,
     overrides: Record<string, string | undefined> = {},
+    cluster: ClusterAccess = readyCluster,
 ): Promise<StackRun> {
     const resources: RecordedResource[] = [];
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
-                resources.push({ type: args.type, name: args.name, inputs: args.inputs, deleteBeforeReplace: deleteBeforeReplace.get(`${args.type}::${args.name}`) ?? false });
+                resources.push({ type: args.type, name: args.name, inputs: args.inputs, deleteBeforeReplace: deleteBeforeReplace.get(`${args.type}::${args.name}`) ?? false, provider: args.provider });
                 return { id: `${args.name}-id`, state: args.inputs };
             },
             call: (args) => args.inputs,
@@ -81,7 +90,7 @@ export async function runStack(
     pulumi.runtime.setAllConfig(config, [`${PROJECT}:githubClientSecret`]);
     let outputs: Outputs;
     try {
-        outputs = platformAuth();
+        outputs = await platformAuth(cluster);
     } catch (error) {
         await settle();
         throw new ProgramFailed(error as Error, resources);

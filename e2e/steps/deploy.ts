@@ -1,0 +1,100 @@
+// Step 3: the program on the real engine. `pulumi preview`, then `pulumi up`
+// against the loopback cluster and the GitHub stand-in; what Pulumi created is
+// then what every later step logs in through.
+import { readDexConfig, type DexConfigFile } from "../../dex/read";
+import { readApiServerOidc } from "../../talos/read";
+import { reveal } from "../../test/support/resources";
+import type { Outputs, StackRun } from "../../test/support/stack";
+import { expectThat, firstLine } from "../report";
+import type { EngineContext } from "./context";
+
+/** The keys a user sets by hand, then the stand-ins' addresses; `pulumi config set` as the README says. */
+export async function configureStack(ctx: EngineContext, userKeys: Record<string, string>): Promise<void> {
+    const { engine, projectDir, stack } = ctx;
+    const must = async (args: string[]) => {
+        const result = await engine.pulumi(projectDir, args);
+        if (result.status !== 0) throw new Error(`pulumi ${args.slice(0, 3).join(" ")} failed: ${result.stderr || result.stdout}`);
+    };
+    await must(["stack", "init", stack, "--non-interactive"]);
+    for (const [key, value] of Object.entries(userKeys)) {
+        await must(["config", "set", "--stack", stack, ...(key === "githubClientSecret" ? ["--secret"] : []), key, "--", value]);
+    }
+}
+
+export async function deploySteps(ctx: EngineContext, expected: StackRun): Promise<Outputs> {
+    const { engine, projectDir, stack, report, kubectl, cluster, github } = ctx;
+    const pulumi = (...args: string[]) => engine.pulumi(projectDir, [...args, "--stack", stack, "--non-interactive"]);
+
+    await report.check("3. pulumi preview succeeds on the real engine", async () => {
+        const preview = await pulumi("preview");
+        expectThat(preview.status === 0, preview.stderr || preview.stdout);
+        expectThat(!/deprecated/i.test(preview.stdout + preview.stderr), `a deprecation warning: ${(preview.stdout + preview.stderr).split("\n").find((l) => /deprecated/i.test(l))}`);
+        return firstLine(preview.stdout.split("Resources:")[1] ?? "");
+    });
+    const up = await pulumi("up", "--yes", "--skip-preview");
+    await report.check("3. pulumi up succeeds, without warnings from our own resources", () => {
+        expectThat(up.status === 0, `${up.stdout}\n${up.stderr}`);
+        expectThat(!/warning:/i.test(up.stdout + up.stderr), `warnings: ${(up.stdout + up.stderr).split("\n").filter((l) => /warning:/i.test(l)).join("; ")}`);
+        return firstLine(up.stdout.split("Resources:")[1] ?? "");
+    });
+    if (up.status !== 0) throw new Error("pulumi up failed; later steps need what it creates");
+
+    await report.check("3. Dex's Deployment is available", () => {
+        const rollout = kubectl(cluster.adminKubeconfig, "rollout", "status", "deployment/dex", "-n", "dex", "--timeout=120s");
+        expectThat(rollout.status === 0, rollout.stderr || rollout.stdout);
+        return firstLine(rollout.stdout);
+    });
+    await report.check("3. every Kubernetes object the mock tests expect exists on the server", () => {
+        const objects = expected.resources.filter((r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:pulumi")).map((r) => reveal(r.inputs));
+        expectThat(objects.length > 10, `only ${objects.length} objects expected: the mock run is not the program's`);
+        const missing = objects.filter((o) => {
+            const [group, version] = o.apiVersion.includes("/") ? o.apiVersion.split("/") : ["", o.apiVersion];
+            const kind = group ? `${o.kind}.${version}.${group}` : o.kind;
+            return kubectl(cluster.adminKubeconfig, "get", kind, o.metadata.name, ...(o.metadata.namespace ? ["-n", o.metadata.namespace] : [])).status !== 0;
+        });
+        expectThat(missing.length === 0, `missing: ${missing.map((o) => `${o.kind}/${o.metadata.name}`).join(", ")}`);
+        return `${objects.length} objects`;
+    });
+    await report.check("3. the GitHub stand-in was asked for exactly the configured teams and members", () => {
+        const teams = github.teams();
+        expectThat(JSON.stringify(teams) === JSON.stringify({ platform: { devantler: "maintainer" } }), `teams ${JSON.stringify(teams)}`);
+        const unknown = github.calls.filter((c) => c.status === 404 && c.method !== "GET");
+        expectThat(unknown.length === 0, `calls the stand-in does not serve: ${unknown.map((c) => `${c.method} ${c.path}`).join(", ")}`);
+        return `${github.calls.length} calls: ${[...new Set(github.calls.map((c) => `${c.method} ${c.path.replace(/\d+/g, "{id}")}`))].join(", ")}`;
+    });
+
+    const outputs = await stackOutputs(ctx);
+    await report.check("3. the real engine's talosPatch is the patch the apiserver was started with", () => {
+        const real = readApiServerOidc(outputs.talosPatch);
+        expectThat(real.length === 1, `the output configures ${real.length} issuers`);
+        expectThat(JSON.stringify(real) === JSON.stringify(readApiServerOidc(expected.outputs.talosPatch)), `real ${JSON.stringify(real)} vs started ${JSON.stringify(readApiServerOidc(expected.outputs.talosPatch))}`);
+        return `${real[0].mode}, issuer ${real[0].issuerUrl}, audiences ${real[0].audiences.join(",")}`;
+    });
+    return outputs;
+}
+
+/** The stack's outputs as `pulumi stack output` gives them to users. */
+export async function stackOutputs({ engine, projectDir, stack }: EngineContext): Promise<Outputs> {
+    const result = await engine.pulumi(projectDir, ["stack", "output", "--json", "--show-secrets", "--stack", stack]);
+    if (result.status !== 0) throw new Error(`pulumi stack output failed: ${result.stderr}`);
+    return JSON.parse(result.stdout) as Outputs;
+}
+
+/** Dex's config and the environment its pod gets, read back from the cluster's Secrets and Deployment. */
+export function deployedDex({ kubectl, cluster }: EngineContext): { config: DexConfigFile; env: Record<string, string> } {
+    const get = (kind: string, name: string) => {
+        const result = kubectl(cluster.adminKubeconfig, "get", kind, name, "-n", "dex", "-o", "json");
+        if (result.status !== 0) throw new Error(`reading ${kind}/${name}: ${result.stderr}`);
+        return JSON.parse(result.stdout);
+    };
+    const decoded = (secret: string) => Object.fromEntries(Object.entries(get("secret", secret).data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
+    const config = readDexConfig(decoded("dex-config")["config.yaml"]);
+    const container = get("deployment", "dex").spec.template.spec.containers[0];
+    const env = Object.fromEntries(
+        container.env.map((e: { name: string; value?: string; valueFrom?: { secretKeyRef: { name: string; key: string } } }) => [
+            e.name,
+            e.value ?? decoded(e.valueFrom!.secretKeyRef.name)[e.valueFrom!.secretKeyRef.key],
+        ]),
+    );
+    return { config, env };
+}

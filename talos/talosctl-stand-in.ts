@@ -1,0 +1,70 @@
+// A stand-in for talosctl, for the tests of the scripts (scripts.ts). It
+// serves each node's machine config the way `talosctl get machineconfig -o
+// yaml` shows it, logs every change it is asked for, and, given the
+// talos-patch tool (talos/machinery), applies each patch call to the node's
+// config with Talos's own library, so a test sees what the node would hold.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface StandInRun {
+    exitCode: number;
+    stdout: string;
+    stderr: string;
+    /** `patch <node> <mode>` followed by one `  <file>` per patch, `reboot <node>`, `health <node>`. */
+    calls: string[];
+    /** Each node's machine config after the run. */
+    configs: Record<string, string>;
+}
+
+export function runWithStandIn(script: string, env: Record<string, string>, configs: Record<string, string>, patcher = ""): StandInRun {
+    const dir = mkdtempSync(join(tmpdir(), "talosctl-stand-in-"));
+    const nodes = Object.keys(configs);
+    nodes.forEach((node) => writeFileSync(join(dir, `live-${node}.yaml`), configs[node]));
+    writeFileSync(
+        join(dir, "talosctl"),
+        [
+            "#!/bin/sh",
+            `dir=${dir}`,
+            'node=""; mode=""; patches=""; prev=""',
+            'for a in "$@"; do',
+            '  case "$prev" in --nodes) node=$a ;; --mode) mode=$a ;; --patch) patches="$patches ${a#@}" ;; esac',
+            "  prev=$a",
+            "done",
+            'case "$*" in',
+            `  *"get machineconfig"*) printf 'spec: |\\n'; sed 's/^/    /' "$dir/live-$node.yaml" ;;`,
+            '  *"patch machineconfig"*)',
+            '    echo "patch $node $mode" >>"$dir/calls.log"',
+            '    for p in $patches; do echo "  ${p##*/}" >>"$dir/calls.log"; done',
+            `    if [ -n "${patcher}" ]; then "${patcher}" --config "$dir/live-$node.yaml" $patches >"$dir/next.yaml" && mv "$dir/next.yaml" "$dir/live-$node.yaml"; fi ;;`,
+            '  *) for a in "$@"; do case $a in reboot | health) echo "$a $node" >>"$dir/calls.log" ;; esac; done ;;',
+            "esac",
+        ].join("\n"),
+        { mode: 0o755 },
+    );
+    try {
+        const result = spawnSync("/bin/sh", ["-c", script], { env: { ...env, PATH: `${dir}:${process.env.PATH}` }, encoding: "utf8" });
+        const log = (() => {
+            try {
+                return readFileSync(join(dir, "calls.log"), "utf8").trim().split("\n");
+            } catch {
+                return [];
+            }
+        })();
+        return {
+            exitCode: result.status ?? -1,
+            stdout: result.stdout,
+            stderr: result.stderr,
+            calls: log,
+            configs: Object.fromEntries(nodes.map((node) => [node, readFileSync(join(dir, `live-${node}.yaml`), "utf8")])),
+        };
+    } finally {
+        rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+/** The node each change in `calls` went to, in order. */
+export function nodesInCallOrder(calls: string[]): string[] {
+    return calls.filter((call) => !call.startsWith(" ")).map((call) => call.split(" ")[1]);
+}
