@@ -135,7 +135,7 @@ export async function startCluster(tools: Tools, pki: Pki, talosPatch: string, r
         `--authorization-kubeconfig=${adminKubeconfig}`,
         // view's aggregation; rollouts for Dex's Deployment; and what `pulumi destroy` waits on:
         // the garbage collector clears foreground-deletion finalizers, the namespace controller empties namespaces.
-        "--controllers=clusterrole-aggregation,deployment,replicaset,garbage-collector,namespace,disruption",
+        "--controllers=clusterrole-aggregation-controller,deployment-controller,replicaset-controller,garbage-collector-controller,namespace-controller,disruption-controller",
         "--leader-elect=false",
         "--bind-address=127.0.0.1",
         `--secure-port=${await freePort()}`,

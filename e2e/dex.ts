@@ -19,6 +19,8 @@ export interface StaticUser {
 
 /** In the group the program binds read-only. */
 export const ned: StaticUser = { email: "ned@devantler.tech", username: "ned", password: "ned-password", groups: ["devantler-tech:platform"] };
+/** Ned's colleague, whose email GitHub keeps as they typed it: the 1.14 mapping makes it lowercase. */
+export const nedMixed: StaticUser = { email: "Ned.Mixed@devantler.tech", username: "ned-mixed", password: "ned-mixed-password", groups: ["devantler-tech:platform"] };
 /** Outside every user and group the program binds. */
 export const mallory: StaticUser = { email: "mallory@example.com", username: "mallory", password: "mallory-password", groups: ["devantler-tech:outsiders"] };
 
@@ -43,7 +45,8 @@ function e2eDexConfig(produced: any, runtime: DexRuntime, telemetryPort: number)
         storage: { type: "kubernetes", config: { kubeConfigFile: runtime.kubeconfig } },
         connectors: [],
         enablePasswordDB: true,
-        oauth2: { ...produced.oauth2, passwordConnector: "local" },
+        // The login steps' password grant (kubelogin --grant-type=password) is the e2e's, not the program's.
+        oauth2: { ...produced.oauth2, passwordConnector: "local", grantTypes: [...produced.oauth2.grantTypes, "password"] },
         staticPasswords: runtime.users.map((u, i) => ({
             email: u.email,
             hash: hashSync(u.password, 10),

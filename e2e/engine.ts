@@ -9,7 +9,7 @@ import type { CommandResult } from "./processes";
 
 /** What a user's clone holds of the program; tests and tooling stay behind. */
 const PROGRAM_FILES = ["Pulumi.yaml", "package.json", "tsconfig.json", "index.ts", "program.ts"];
-const PROGRAM_FOLDERS = ["config", "contract", "dex", "talos", "github", "rbac", "kubeconfig"];
+export const PROGRAM_FOLDERS = ["config", "contract", "preflight", "dex", "talos", "github", "rbac", "kubeconfig"];
 
 /** Copies the program as a user's clone has it into `dir`, sharing the repo's node_modules. */
 export function copyProgram(repoRoot: string, dir: string, stackFiles: Record<string, string>): string {
@@ -28,6 +28,11 @@ export function copyFixture(repoRoot: string, name: string, dir: string): string
     cpSync(join(repoRoot, "e2e", "fixtures", name), dir, { recursive: true });
     symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"));
     return dir;
+}
+
+/** The engine's own notes on using the plugins built here (ambient, from PATH), as opposed to the program's warnings. */
+export function programWarnings(output: string): string[] {
+    return output.split("\n").filter((line) => /warning:/i.test(line) && !/using pulumi-[a-z-]+ from \$PATH/.test(line));
 }
 
 export interface Engine {

@@ -6,6 +6,7 @@
 import { expect } from "chai";
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
+import { PROGRAM_FOLDERS } from "../e2e/engine";
 import { REPO_ROOT } from "./support/stack";
 
 const PARTS = ["dex", "talos", "github", "rbac", "kubeconfig", "preflight"];
@@ -51,6 +52,10 @@ describe("layers", () => {
         expect(sources).to.include.members(["config/types", "contract/contract", "dex/component", "talos/render"]);
         const upward = sources.flatMap((source) => relativeImports(source).filter((target) => !importAllowed(source, target)).map((target) => `${source} -> ${relative(".", target)}`));
         expect(upward).to.deep.equal([]);
+    });
+
+    it("the e2e copies every folder of the program into a user's clone", () => {
+        expect([...PROGRAM_FOLDERS].sort()).to.deep.equal(["config", "contract", ...PARTS].sort());
     });
 
     it("the rule refuses an upward or sideways import", () => {

@@ -1,0 +1,123 @@
+// Step 3, on a cluster that already runs the manual setup: the user guide's
+// cluster-reader (with its dex.coreos.com read) and its two bindings, applied
+// by a field manager standing in for Flux. It runs before the program's first
+// `pulumi up` and follows README "Moving from the manual setup": the preview
+// refuses, naming each object and its owner; `adoptExisting` takes them over;
+// the old owner lets go of what it still co-owns; the key comes off again.
+// deploySteps then finds the stack up and runs its checks on it.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { foreignManagers, MIGRATION_SECTION, programObjects } from "../../preflight/existing";
+import { stackFileConfig } from "../../test/support/stack";
+import { ned } from "../dex";
+import { run } from "../processes";
+import { expectThat, firstLine } from "../report";
+import type { EngineContext } from "./context";
+
+/** The field manager standing in for Flux's kustomize-controller. */
+const FLUX = "flux";
+const READ = ["get", "list", "watch"];
+const RBAC = "rbac.authorization.k8s.io";
+
+/** The guide's RBAC: cluster-reader as it describes it, Dex's credential group included, bound to one user. */
+const MANUAL_SETUP = [
+    {
+        apiVersion: `${RBAC}/v1`,
+        kind: "ClusterRole",
+        metadata: { name: "cluster-reader" },
+        rules: [
+            { apiGroups: [""], resources: ["nodes", "persistentvolumes"], verbs: READ },
+            { apiGroups: ["storage.k8s.io"], resources: ["storageclasses"], verbs: READ },
+            { apiGroups: ["apiextensions.k8s.io"], resources: ["customresourcedefinitions"], verbs: READ },
+            { apiGroups: ["apiregistration.k8s.io"], resources: ["apiservices"], verbs: READ },
+            { apiGroups: ["scheduling.k8s.io"], resources: ["priorityclasses"], verbs: READ },
+            { apiGroups: ["node.k8s.io"], resources: ["runtimeclasses"], verbs: READ },
+            { apiGroups: ["networking.k8s.io"], resources: ["ingressclasses"], verbs: READ },
+            { apiGroups: ["certificates.k8s.io"], resources: ["certificatesigningrequests"], verbs: READ },
+            { apiGroups: [RBAC], resources: ["clusterroles", "clusterrolebindings", "roles", "rolebindings"], verbs: READ },
+            { apiGroups: ["metrics.k8s.io"], resources: ["nodes", "pods"], verbs: READ },
+            { apiGroups: ["dex.coreos.com"], resources: ["*"], verbs: READ },
+        ],
+    },
+    ...[["oidc-view", "view"], ["oidc-cluster-reader", "cluster-reader"]].map(([name, role]) => ({
+        apiVersion: `${RBAC}/v1`,
+        kind: "ClusterRoleBinding",
+        metadata: { name },
+        roleRef: { apiGroup: RBAC, kind: "ClusterRole", name: role },
+        subjects: [{ apiGroup: RBAC, kind: "User", name: `oidc:${ned.email}` }],
+    })),
+];
+
+export async function adoptionSteps(ctx: EngineContext): Promise<void> {
+    const { engine, projectDir, stack, report, kubectl, cluster } = ctx;
+    const pulumi = (...args: string[]) => engine.pulumi(projectDir, [...args, "--stack", stack, "--non-interactive"]);
+    const admin = (...args: string[]) => kubectl(cluster.adminKubeconfig, ...args);
+    const canIReadDex = () =>
+        admin("auth", "can-i", "list", "refreshtokens.dex.coreos.com", "-n", "dex", `--as=oidc:${ned.email}`, `--as-group=oidc:${ned.groups[0]}`).stdout.trim();
+    const objects = programObjects(JSON.parse(stackFileConfig(stack)["platform-auth:exposure"]).kind);
+
+    await report.check("3. manual setup: the guide's cluster-reader and bindings exist, owned by flux, and let the OIDC user read Dex's tokens", () => {
+        const file = join(ctx.runDir, "manual-setup.yaml");
+        writeFileSync(file, MANUAL_SETUP.map((o) => stringify(o)).join("---\n"));
+        const applied = admin("apply", "--server-side", `--field-manager=${FLUX}`, "-f", file);
+        expectThat(applied.status === 0, applied.stderr);
+        expectThat(canIReadDex() === "yes", `the guide's role should grant dex.coreos.com, can-i says ${canIReadDex()}`);
+        return firstLine(applied.stdout);
+    });
+
+    await report.check(`3. manual setup: pulumi preview refuses, naming each object, its owner and ${MIGRATION_SECTION}, before anything exists`, async () => {
+        const preview = await pulumi("preview");
+        const text = preview.stdout + preview.stderr;
+        expectThat(preview.status !== 0, "the preview passed over Flux's objects");
+        for (const name of ["ClusterRole cluster-reader", "ClusterRoleBinding oidc-view", "ClusterRoleBinding oidc-cluster-reader"]) {
+            expectThat(new RegExp(`${name} already exists, owned by field manager "${FLUX}"`).test(text), `${name} is not named with its owner: ${text}`);
+        }
+        expectThat(text.includes(MIGRATION_SECTION), `the refusal does not point at ${MIGRATION_SECTION}`);
+        expectThat(admin("get", "namespace", "dex").status !== 0, "namespace dex exists: the refusal came after something was created");
+        return text.split("\n").find((line) => line.includes("adoptExisting:"))?.trim();
+    });
+
+    const set = await pulumi("config", "set", "adoptExisting", "true");
+    if (set.status !== 0) throw new Error(`pulumi config set adoptExisting failed: ${set.stderr}`);
+    const up = await pulumi("up", "--yes");
+    const output = up.stdout + up.stderr;
+    await report.check("3. manual setup: with adoptExisting, pulumi up takes the three objects over, warning about each", () => {
+        expectThat(up.status === 0, output);
+        const named = ["ClusterRole cluster-reader", "ClusterRoleBinding oidc-view", "ClusterRoleBinding oidc-cluster-reader"].filter((name) => output.includes(`taking over ${name} from field manager "${FLUX}"`));
+        expectThat(named.length === 3, `warned about ${named.join(", ") || "nothing"}`);
+        return firstLine(up.stdout.split("Resources:")[1] ?? "");
+    });
+    if (up.status !== 0) throw new Error("the adopting pulumi up failed; later steps need what it creates");
+
+    await report.check("3. manual setup: the OIDC user can no longer read Dex's tokens, and still reads the cluster", () => {
+        expectThat(canIReadDex() === "no", `can-i list refreshtokens.dex.coreos.com -n dex says ${canIReadDex()}`);
+        const pods = admin("auth", "can-i", "list", "pods", "-A", `--as=oidc:${ned.email}`).stdout.trim();
+        expectThat(pods === "yes", `can-i list pods says ${pods}`);
+        return "refreshtokens.dex.coreos.com: no; pods: yes";
+    });
+
+    await report.check("3. manual setup: the release commands the warnings print leave no object of the program owned by flux", () => {
+        const owners = () => objects.map((o) => ({ o, managers: foreignManagers(JSON.parse(admin("get", "--raw", o.path).stdout)).map((m) => m.manager) }));
+        const coOwned = owners().filter(({ managers }) => managers.includes(FLUX)).map(({ o }) => `${o.kind} ${o.name}`);
+        const releases = [...new Set(output.match(/echo '\{[^']*\}' \| kubectl [^\n]*-f -/g) ?? [])];
+        expectThat(releases.length === 3, `expected one release command per adopted object, found ${releases.length}`);
+        for (const command of releases) {
+            // As an operator runs it: kubectl from PATH, the stack's context from KUBECONFIG.
+            const released = run("sh", ["-c", command], engine.env);
+            expectThat(released.status === 0, `${command}: ${released.stderr}`);
+        }
+        const left = owners().filter(({ managers }) => managers.length > 0).map(({ o, managers }) => `${o.kind} ${o.name}: ${managers.join(", ")}`);
+        expectThat(left.length === 0, `still owned by others: ${left.join("; ")}`);
+        return `flux co-owned ${coOwned.join(", ") || "nothing"} after the takeover; released`;
+    });
+
+    await report.check("3. manual setup: with adoptExisting removed, pulumi preview passes and finds nothing to take over", async () => {
+        const removed = await pulumi("config", "rm", "adoptExisting");
+        expectThat(removed.status === 0, removed.stderr);
+        const preview = await pulumi("preview");
+        expectThat(preview.status === 0, preview.stdout + preview.stderr);
+        expectThat(!/adoptExisting|already exists/.test(preview.stdout + preview.stderr), `the preview still reports existing objects: ${preview.stdout}`);
+        return firstLine(preview.stdout.split("Resources:")[1] ?? "");
+    });
+}

@@ -1,0 +1,189 @@
+// Step 4b: logging in as people do, with the outputs as written. The browser
+// flow (kubelogin's authorization code with PKCE, its redirect caught on
+// localhost:8000, or on 18000 when 8000 is taken), the token cache that spares
+// a second login, the device flow for sessions without a browser, and the
+// standalone kubeconfig file, all through Dex's own pages with a stand-in for
+// the person (../browser-standin.ts). Where the apiserver lowercases emails
+// (Talos ≥1.14), a mixed-case email too.
+import { spawn } from "node:child_process";
+import { writeFileSync, mkdirSync } from "node:fs";
+import { createServer, type Server } from "node:net";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { readKubeconfigFile } from "../../kubeconfig/read";
+import { readApiServerOidc } from "../../talos/read";
+import { installBrowser, type Visit } from "../browser-standin";
+import { jwtClaims, ned, nedMixed, type StaticUser } from "../dex";
+import { cachedTokens } from "../kubelogin";
+import { run, type CommandResult } from "../processes";
+import { expectThat } from "../report";
+import type { ModeContext } from "./context";
+
+/** What this step needs beyond the mode's context: the kubectl binary, the users' environment (kubelogin on PATH), and a directory of its own. */
+export interface BrowserStepTools {
+    kubectl: string;
+    env: NodeJS.ProcessEnv;
+    runDir: string;
+}
+
+/** kubelogin's two loopback ports, in the order it tries them. */
+const PORTS = [8000, 18000];
+
+export async function browserSteps({ outputs, cluster, pki, issuerCaPem, report }: ModeContext, { kubectl, env, runDir }: BrowserStepTools): Promise<void> {
+    const browser = installBrowser(join(runDir, "browser"), issuerCaPem);
+    let people = 0;
+    /** A person at their own machine: their own HOME (so their own token cache), kubelogin on PATH, and the stand-in as default browser. */
+    const personAs = (who: StaticUser) => {
+        const home = join(runDir, `person-${++people}`);
+        mkdirSync(home);
+        const personEnv = { ...env, ...browser.env({ login: who.email, password: who.password }), HOME: home, PATH: `${browser.dir}:${env.PATH}` };
+        return { home, env: personEnv, kubectl: (kubeconfig: string, ...args: string[]) => run(kubectl, ["--kubeconfig", kubeconfig, ...args], personEnv) };
+    };
+    /** The kubeconfigUser output with nothing added but the browser to open. */
+    const withBrowser = (name: string) => {
+        const user = parse(outputs.kubeconfigUser);
+        user.user.exec.args.push(`--browser-command=${browser.command}`);
+        return cluster.kubeconfig(name, user);
+    };
+    const whoami = (result: CommandResult): string => {
+        expectThat(result.status === 0, result.stderr);
+        return JSON.parse(result.stdout).status.userInfo.username;
+    };
+    const newVisit = (before: number): Visit => {
+        const visits = browser.visits();
+        expectThat(visits.length === before + 1, `${visits.length - before} browser runs, expected one`);
+        const visit = visits[visits.length - 1];
+        expectThat(visit.error === undefined, `the browser stopped: ${visit.error}\n${trail(visit)}`);
+        return visit;
+    };
+
+    const ned1 = personAs(ned);
+    const nedConfig = withBrowser("browser-ned");
+    for (const [index, port] of PORTS.entries()) {
+        const taken = PORTS.slice(0, index);
+        await report.check(`4b. browser flow: authorization code with PKCE through Dex's login page, redirect on localhost:${port}${taken.length ? ` (${taken.join(", ")} taken)` : ""}`, async () => {
+            await Promise.all(PORTS.map((p) => listen(p).then(close)));
+            const blockers = await Promise.all(taken.map(listen));
+            try {
+                const person = index === 0 ? ned1 : personAs(ned);
+                const before = browser.visits().length;
+                const username = whoami(person.kubectl(nedConfig, "auth", "whoami", "-o", "json"));
+                expectThat(username === `oidc:${ned.email}`, `username ${username}`);
+                return `${username}: ${authCodeTrail(newVisit(before), port, outputs.kubectlClientId)}`;
+            } finally {
+                await Promise.all(blockers.map(close));
+            }
+        });
+    }
+    await report.check("4b. a second kubectl call reuses kubelogin's token cache: no new login", () => {
+        const before = browser.visits().length;
+        const pods = ned1.kubectl(nedConfig, "get", "pods");
+        expectThat(pods.status === 0, pods.stderr);
+        expectThat(browser.visits().length === before, "the browser was opened again");
+        return `${before} browser runs so far, none for this call`;
+    });
+
+    const ned3 = personAs(ned);
+    await report.check("4b. headless: the device flow, the person opening the printed URL on another device", async () => {
+        const person = ned3;
+        const before = browser.visits().length;
+        const config = cluster.kubeconfig("headless-ned", parse(outputs.kubeconfigUserHeadless));
+        const result = await runReadingUrl(kubectl, ["--kubeconfig", config, "auth", "whoami", "-o", "json"], person.env, (url) => run(browser.command, [url], person.env).status === 0);
+        const username = whoami(result);
+        expectThat(username === `oidc:${ned.email}`, `username ${username}`);
+        const visit = newVisit(before);
+        const verification = new URL(visit.opened);
+        expectThat(verification.origin === outputs.issuerUrl && verification.searchParams.has("user_code"), `kubelogin printed ${visit.opened}`);
+        expectThat(visit.pages.some((p) => p.form?.includes("user_code")), "Dex never showed the user code to confirm");
+        const last = visit.pages[visit.pages.length - 1];
+        expectThat(new URL(last.url).pathname === "/device/callback" && last.status === 200, `ended on ${last.status} ${last.url}`);
+        return `${username}: ${trail(visit)}`;
+    });
+
+    await report.check("4b. the browser user shares the headless user's token cache: no second login", () => {
+        const before = browser.visits().length;
+        const username = whoami(ned3.kubectl(nedConfig, "auth", "whoami", "-o", "json"));
+        expectThat(browser.visits().length === before, "the browser was opened");
+        return username;
+    });
+
+    await report.check("4b. the kubeconfig output stands alone: as written, it reaches the cluster and logs in through the default browser", () => {
+        expectThat(outputs.kubeconfig !== undefined, "no kubeconfig output: the stack needs apiServerUrl and apiServerCaPem");
+        const file = readKubeconfigFile(outputs.kubeconfig!);
+        expectThat(file.server === cluster.server && file.caPem === pki.ca.certPem, `the file points at ${file.server}, not the cluster at ${cluster.server} with its CA`);
+        const path = join(runDir, "standalone.kubeconfig");
+        writeFileSync(path, outputs.kubeconfig!);
+        const before = browser.visits().length;
+        const username = whoami(personAs(ned).kubectl(path, "auth", "whoami", "-o", "json"));
+        expectThat(username === `oidc:${ned.email}`, `username ${username}`);
+        return `context ${file.context}: ${username}, ${authCodeTrail(newVisit(before), PORTS[0], outputs.kubectlClientId)}`;
+    });
+
+    if (readApiServerOidc(outputs.talosPatch)[0].username.lowercase) {
+        await report.check("4b. a mixed-case email maps to the lowercase oidc: user", () => {
+            const person = personAs(nedMixed);
+            const username = whoami(person.kubectl(withBrowser("browser-ned-mixed"), "auth", "whoami", "-o", "json"));
+            const email = jwtClaims(cachedTokens(person.home).id_token).email;
+            expectThat(email === nedMixed.email && username === `oidc:${nedMixed.email.toLowerCase()}`, `token email ${email}, username ${username}`);
+            return `token email ${email}, username ${username}`;
+        });
+    }
+}
+
+/** Checks a browser run of the authorization-code flow end to end and summarises it. */
+function authCodeTrail(visit: Visit, port: number, clientId: string): string {
+    const local = `http://localhost:${port}`;
+    expectThat(visit.opened === `${local}/`, `kubelogin opened ${visit.opened}`);
+    const auth = visit.pages.map((p) => new URL(p.url)).find((u) => u.pathname === "/auth");
+    const params = Object.fromEntries(auth?.searchParams ?? []);
+    expectThat(params.client_id === clientId && params.redirect_uri === local, `the authorization request: ${auth}`);
+    expectThat(params.code_challenge_method === "S256" && (params.code_challenge ?? "").length >= 43, `no PKCE in ${auth}`);
+    expectThat(visit.pages.some((p) => p.form?.includes("password")), "Dex never asked for the password");
+    expectThat(!visit.pages.some((p) => p.form?.includes("approval")), "Dex showed its approval screen, which the config skips");
+    const last = new URL(visit.pages[visit.pages.length - 1].url);
+    expectThat(last.origin === local && last.searchParams.has("code"), `the code did not come back to ${local}: ${last}`);
+    return trail(visit);
+}
+
+function trail(visit: Visit): string {
+    return visit.pages.map((p) => `${new URL(p.url).host}${new URL(p.url).pathname}${p.form ? ` [${p.form.join(", ")}]` : ""}`).join(" → ");
+}
+
+/**
+ * Runs a command, calling `open` with the URL it prints for the person to
+ * visit, as a person at the terminal would; stops it when they got nowhere.
+ */
+function runReadingUrl(command: string, args: string[], env: NodeJS.ProcessEnv, open: (url: string) => boolean): Promise<CommandResult> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+        const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+        let [stdout, stderr, opened] = ["", "", false];
+        child.stdout.on("data", (chunk) => (stdout += chunk));
+        child.stderr.on("data", (chunk) => {
+            stderr += chunk;
+            const url = /Please visit the following URL in your browser: (\S+)\n/.exec(stderr)?.[1];
+            if (url !== undefined && !opened) {
+                opened = true;
+                if (!open(url)) child.kill();
+            }
+        });
+        child.on("error", reject);
+        child.on("close", (code) => {
+            clearTimeout(timer);
+            resolve({ status: code ?? -1, stdout, stderr });
+        });
+    });
+}
+
+/** Listens on 127.0.0.1:`port`, failing if something else has it. */
+function listen(port: number): Promise<Server> {
+    return new Promise((resolve, reject) => {
+        const server = createServer();
+        server.once("error", (error) => reject(new Error(`127.0.0.1:${port} is taken by something else on this machine: ${error.message}`)));
+        server.listen(port, "127.0.0.1", () => resolve(server));
+    });
+}
+
+function close(server: Server): Promise<void> {
+    return new Promise((resolve) => server.close(() => resolve()));
+}

@@ -1,0 +1,225 @@
+// Step 11: day two. The doctor and revoke run as a user runs them: the built
+// scripts, in the stack's directory, with the engine's environment and a home
+// whose ~/.kube/config holds the admin context plus the user made by the
+// stack's own setCredentialsCommand and setContextCommand, logged in through
+// kubelogin's browser flow. The doctor must pass on the healthy cluster, and
+// fail naming the right fix for each fault made here; revoke must end one
+// user's silent refresh and nobody else's.
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse, stringify } from "yaml";
+import { CHECKS } from "../../doctor/checks";
+import { OFFLINE_SESSIONS, REFRESH_TOKENS, type DexOfflineSession, type DexRefreshToken } from "../../doctor/revocation";
+import { makeCa } from "../../test/support/pki";
+import { stackFileConfig } from "../../test/support/stack";
+import { installBrowser } from "../browser-standin";
+import { jwtClaims, mallory, ned } from "../dex";
+import { runAsync } from "../engine";
+import { clearTokenCache } from "../kubelogin";
+import { run, sleep, start, stop, waitFor } from "../processes";
+import { expectThat, firstLine } from "../report";
+import type { EngineContext, ModeContext } from "./context";
+import { deployedDex } from "./deploy";
+
+const DOCTOR = join(__dirname, "..", "..", "doctor", "main.js");
+const REVOKE = join(__dirname, "..", "..", "doctor", "revoke.js");
+
+/** The user's machine: the environment the doctor and revoke run in, whose HOME holds ~/.kube/config. */
+interface UserMachine {
+    env: NodeJS.ProcessEnv;
+}
+
+export async function dayTwoSteps(ctx: EngineContext, mode: ModeContext): Promise<void> {
+    const user = await userMachine(ctx, mode);
+    await doctorSteps(ctx, mode, user);
+    await revokeSteps(ctx, mode, user);
+}
+
+async function userMachine(ctx: EngineContext, mode: ModeContext): Promise<UserMachine> {
+    const home = join(ctx.runDir, "day-two-home");
+    mkdirSync(join(home, ".kube"), { recursive: true });
+    copyFileSync(ctx.cluster.contextKubeconfig(`admin@${ctx.stack}`), join(home, ".kube", "config"));
+    const env: NodeJS.ProcessEnv = { ...ctx.engine.env, HOME: home, KUBECONFIG: undefined };
+    // kubelogin opens Dex's login page in the default browser; the stand-in fills in the form as ned would.
+    const browser = installBrowser(join(ctx.runDir, "browser"), mode.issuerCaPem);
+    const atBrowser = { ...env, ...browser.env({ login: ned.email, password: ned.password }), PATH: `${browser.dir}:${env.PATH}` };
+
+    await ctx.report.check("11. the user made by setCredentialsCommand and setContextCommand logs in through the browser flow", () => {
+        // The cluster entry the context names, as the user's kubeconfig already has it.
+        const cluster = /--cluster=(\S+)/.exec(mode.outputs.setContextCommand)?.[1] ?? ctx.stack;
+        const made = run("sh", ["-c", `kubectl config set-cluster ${cluster} --server=${ctx.cluster.server} --certificate-authority=${mode.pki.ca.certFile} --embed-certs && ${mode.outputs.setCredentialsCommand} && ${mode.outputs.setContextCommand}`], env);
+        expectThat(made.status === 0, made.stderr);
+        const whoami = run("kubectl", ["--context", `oidc@${ctx.stack}`, "auth", "whoami", "-o", "json"], atBrowser);
+        expectThat(whoami.status === 0, whoami.stderr);
+        const username = JSON.parse(whoami.stdout).status.userInfo.username;
+        expectThat(username === `oidc:${ned.email}`, `logged in as ${username}`);
+        return username;
+    });
+    return { env };
+}
+
+interface DoctorRun {
+    status: number;
+    failing: Map<string, { detail: string; fix: string }>;
+    lines: string[];
+}
+
+async function doctor(ctx: EngineContext, user: UserMachine): Promise<DoctorRun> {
+    const result = await runAsync(process.execPath, [DOCTOR, "--stack", ctx.stack], { cwd: ctx.projectDir, env: user.env }, 300_000);
+    const lines = result.stdout.trim().split("\n");
+    const failing = new Map<string, { detail: string; fix: string }>();
+    lines.forEach((line, i) => {
+        const failed = /^✘ (.+?): (.*)$/.exec(line);
+        if (failed) failing.set(failed[1], { detail: failed[2], fix: /^ +fix: (.*)$/.exec(lines[i + 1] ?? "")?.[1] ?? "" });
+    });
+    return { status: result.status, failing, lines };
+}
+
+/** The doctor fails exactly the checks in `expected`, each with a fix that names `expected[check]`. */
+async function expectDoctorRed(ctx: EngineContext, user: UserMachine, expected: Record<string, string>): Promise<string> {
+    const result = await doctor(ctx, user);
+    expectThat(result.status === 1, `exit ${result.status}:\n${result.lines.join("\n")}`);
+    expectThat(JSON.stringify([...result.failing.keys()].sort()) === JSON.stringify(Object.keys(expected).sort()), `failed: ${[...result.failing.keys()].join("; ")}\n${result.lines.join("\n")}`);
+    for (const [check, named] of Object.entries(expected)) {
+        expectThat(result.failing.get(check)!.fix.includes(named), `the fix for "${check}" does not name ${named}: ${result.failing.get(check)!.fix}`);
+    }
+    return [...result.failing].map(([check, f]) => `${check}: ${f.detail}`).join("; ");
+}
+
+async function doctorSteps(ctx: EngineContext, mode: ModeContext, user: UserMachine): Promise<void> {
+    const { report, cluster, engine, projectDir, stack } = ctx;
+    const exposure = JSON.parse(stackFileConfig(stack)["platform-auth:exposure"]);
+    await report.check("11. doctor: with no Gateway controller the route is not Accepted, and the fix names the Gateway", () =>
+        expectDoctorRed(ctx, user, { [CHECKS.route]: `Gateway ${exposure.gatewayNamespace}/${exposure.gatewayName}` }),
+    );
+    // The e2e's GatewayClass names a controller that does not run, so nothing else would ever
+    // write the route's status: write it as that controller would, with the admin kubeconfig.
+    acceptRoute(ctx);
+    await report.check("11. doctor: every check passes on the healthy cluster", async () => {
+        const result = await doctor(ctx, user);
+        const checks = result.lines.filter((line) => /^[✔✘–] /.test(line));
+        // Every check ran and passed: the route's and the Ingress's are one check, by exposure.
+        expectThat(result.status === 0 && checks.length === Object.keys(CHECKS).length - 1 && checks.every((l) => l.startsWith("✔")), result.lines.join("\n"));
+        return result.lines.at(-1);
+    });
+
+    await mode.dex.stop();
+    await report.check("11. doctor: with Dex stopped, the issuer is unreachable and the fix points at Dex's pods", () => expectDoctorRed(ctx, user, { [CHECKS.discovery]: "deploy/dex" }));
+    await mode.dex.restart("dex-after-doctor");
+
+    const pulumi = async (...args: string[]) => {
+        const result = await engine.pulumi(projectDir, [...args, "--stack", stack, "--non-interactive"]);
+        expectThat(result.status === 0, `pulumi ${args[0]} failed: ${result.stderr || result.stdout}`);
+    };
+    await pulumi("config", "set", "issuerCaPem", "--", makeCa("a CA that did not sign the issuer").certPem);
+    await pulumi("up", "--yes", "--skip-preview");
+    await report.check("11. doctor: with issuerCaPem set to a CA that did not sign the issuer, the fix names issuerCaPem, and the user's entry is drift", () =>
+        expectDoctorRed(ctx, user, { [CHECKS.discovery]: "issuerCaPem", [CHECKS.kubeconfig]: "setCredentialsCommand" }),
+    );
+    await pulumi("config", "set", "issuerCaPem", "--", mode.issuerCaPem);
+    await pulumi("up", "--yes", "--skip-preview");
+
+    const original = cluster.apiServer.process.spawnargs.slice(1);
+    await restartApiServer(ctx, "kube-apiserver-other-audience", otherAudience(original, ctx.runDir));
+    await report.check("11. doctor: with the apiserver expecting another audience, the cached login is refused and the fix names talosPatch", () =>
+        expectDoctorRed(ctx, user, { [CHECKS.whoami]: "talosPatch" }),
+    );
+    await restartApiServer(ctx, "kube-apiserver-restored", original);
+    // The apiserver fetches the issuer's discovery in the background; until then it refuses every token.
+    await waitFor("the restored apiserver to accept OIDC tokens", () => (run("kubectl", ["--context", `oidc@${stack}`, "auth", "whoami"], user.env).status === 0 ? true : undefined), 90_000, cluster.apiServer);
+}
+
+/** Sets the status a Gateway controller would: Accepted by each parent the route names. */
+function acceptRoute({ kubectl, cluster }: EngineContext): void {
+    const get = (...args: string[]) => JSON.parse(kubectl(cluster.adminKubeconfig, "get", ...args, "-o", "json").stdout);
+    const route = get("httproutes.gateway.networking.k8s.io", "dex", "-n", "dex");
+    const parents = route.spec.parentRefs.map((parentRef: { name: string; namespace: string }) => {
+        const gatewayClass = get("gateways.gateway.networking.k8s.io", parentRef.name, "-n", parentRef.namespace).spec.gatewayClassName;
+        return {
+            parentRef,
+            controllerName: get("gatewayclasses.gateway.networking.k8s.io", gatewayClass).spec.controllerName,
+            conditions: [{ type: "Accepted", status: "True", reason: "Accepted", message: "set by the e2e in its controller's place", observedGeneration: route.metadata.generation, lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z") }],
+        };
+    });
+    const patched = kubectl(cluster.adminKubeconfig, "patch", "httproutes.gateway.networking.k8s.io", "dex", "-n", "dex", "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { parents } }));
+    expectThat(patched.status === 0, `setting the route's status failed: ${patched.stderr}`);
+}
+
+const OTHER_AUDIENCE = "another-cluster";
+
+/** The apiserver's arguments with its OIDC audience swapped for one no token of this stack carries, in either Talos mode. */
+function otherAudience(args: string[], runDir: string): string[] {
+    const changed = args.map((arg) => {
+        if (arg.startsWith("--oidc-client-id=")) return `--oidc-client-id=${OTHER_AUDIENCE}`;
+        if (!arg.startsWith("--authentication-config=")) return arg;
+        const config = parse(readFileSync(arg.slice("--authentication-config=".length), "utf8"));
+        config.jwt.forEach((jwt: { issuer: { audiences: string[] } }) => (jwt.issuer.audiences = [OTHER_AUDIENCE]));
+        const file = join(runDir, "authentication-config-other-audience.yaml");
+        writeFileSync(file, stringify(config));
+        return `--authentication-config=${file}`;
+    });
+    expectThat(changed.join(" ") !== args.join(" "), "the apiserver has no OIDC audience to change");
+    return changed;
+}
+
+/** Restarts the apiserver on the same port with `args`, as a node re-configured by hand would run it. */
+async function restartApiServer({ cluster, kubectl, runDir }: EngineContext, label: string, args: string[]): Promise<void> {
+    const binary = cluster.apiServer.process.spawnfile;
+    await stop(cluster.apiServer);
+    // The later steps wait on the cluster's apiserver: from now on it is this process.
+    cluster.apiServer = start(label, binary, args, runDir);
+    await waitFor(`${label} /readyz`, () => (kubectl(cluster.adminKubeconfig, "get", "--raw", "/readyz").stdout === "ok" ? true : undefined), 120_000, cluster.apiServer);
+}
+
+async function revokeSteps(ctx: EngineContext, mode: ModeContext, user: UserMachine): Promise<void> {
+    const { report, kubectl, cluster, projectDir, stack } = ctx;
+    // Short ID tokens, so that the next silent refresh comes within the test; everything else as deployed.
+    await mode.dex.restart("dex-day-two", { idTokens: "10s" });
+    clearTokenCache(mode.home);
+    const sessions = [ned, mallory].map((who) => {
+        const login = mode.kubectl(mode.oidcKubeconfig(who), "auth", "whoami");
+        expectThat(login.status === 0, `${who.username} could not log in: ${login.stderr}`);
+        // From here a password grant would fail, so only the refresh token can keep kubectl working.
+        return { who, idToken: cachedIdToken(mode.home, who.email), stale: mode.oidcKubeconfig(who, "not-the-password") };
+    });
+    const list = <T>(resource: string): T[] => JSON.parse(kubectl(cluster.adminKubeconfig, "get", resource, "-n", "dex", "-o", "json").stdout).items;
+    const owners = (email: string) => new Set(list<DexRefreshToken>(REFRESH_TOKENS).filter((t) => t.claims?.email === email).map((t) => t.claims?.userID));
+
+    await report.check("11. revoke deletes the user's refresh tokens and offline sessions, nobody else's, and states the ID-token window", async () => {
+        const nedIds = owners(ned.email);
+        expectThat(nedIds.size > 0 && owners(mallory.email).size > 0, "no refresh tokens to revoke: the logins did not ask for offline_access");
+        const revoked = await runAsync(process.execPath, [REVOKE, "--stack", stack, ned.email], { cwd: projectDir, env: user.env }, 120_000);
+        expectThat(revoked.status === 0, `${revoked.stdout}${revoked.stderr}`);
+        expectThat(owners(ned.email).size === 0 && owners(mallory.email).size > 0, `refresh tokens left for ${[...owners(ned.email)].join(", ") || "nobody"} / mallory ${owners(mallory.email).size}`);
+        const sessionsLeft = list<DexOfflineSession>(OFFLINE_SESSIONS).map((s) => s.userID);
+        expectThat(!sessionsLeft.some((id) => nedIds.has(id)) && sessionsLeft.length > 0, `offline sessions left for ${sessionsLeft.join(", ")}`);
+        // The window is the lifetime Dex was deployed with, read back from the cluster's Secret.
+        const lifetime = deployedDex(ctx).config.expiry.idTokens;
+        expectThat(revoked.stdout.includes(`up to ${lifetime}`), `no ${lifetime} window in: ${revoked.stdout}`);
+        return revoked.stdout.trim().split("\n").slice(-3, -1).join(" ");
+    });
+    const expiry = Math.max(...sessions.map((s) => jwtClaims(s.idToken).exp * 1000));
+    await sleep(Math.max(0, expiry - Date.now()) + 2000);
+    const [revoked, other] = sessions;
+    await report.check("11. after revoke, the user's next silent refresh fails", () => {
+        const result = mode.kubectl(revoked.stale, "get", "pods");
+        expectThat(result.status !== 0, "kubectl still worked after the revoke");
+        return firstLine(result.stderr);
+    });
+    await report.check("11. after revoke, another user's silent refresh keeps working", () => {
+        const result = mode.kubectl(other.stale, "auth", "whoami");
+        expectThat(result.status === 0, result.stderr);
+        expectThat(cachedIdToken(mode.home, other.who.email) !== other.idToken, "the ID token was not renewed");
+        return `${other.who.username}: new ID token through the refresh token`;
+    });
+    await mode.dex.restart("dex-after-day-two");
+}
+
+/** The ID token kubelogin cached for `email` (its cache holds one entry per user here). */
+function cachedIdToken(home: string, email: string): string {
+    const dir = join(home, ".kube", "cache", "oidc-login");
+    const tokens = readdirSync(dir).filter((f) => !f.endsWith(".lock")).map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")).id_token as string);
+    const mine = tokens.filter((token) => jwtClaims(token).email === email);
+    expectThat(mine.length === 1, `expected one cached login for ${email}, found ${mine.length}`);
+    return mine[0];
+}
