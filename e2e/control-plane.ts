@@ -133,9 +133,13 @@ export async function startCluster(tools: Tools, pki: Pki, talosPatch: string, r
         `--kubeconfig=${adminKubeconfig}`,
         `--authentication-kubeconfig=${adminKubeconfig}`,
         `--authorization-kubeconfig=${adminKubeconfig}`,
-        // view's aggregation; rollouts for Dex's Deployment; and what `pulumi destroy` waits on:
-        // the garbage collector clears foreground-deletion finalizers, the namespace controller empties namespaces.
-        "--controllers=clusterrole-aggregation-controller,deployment-controller,replicaset-controller,garbage-collector-controller,namespace-controller,disruption-controller",
+        // view's aggregation; what a Deployment needs to roll out (and a Service to find its pods);
+        // and what `pulumi destroy` waits on: the garbage collector clears foreground-deletion
+        // finalizers, the namespace controller empties namespaces.
+        "--controllers=" + [
+            "clusterrole-aggregation", "deployment", "replicaset", "serviceaccount", "endpoints", "endpointslice",
+            "disruption", "garbage-collector", "namespace",
+        ].map((c) => `${c}-controller`).join(","),
         "--leader-elect=false",
         "--bind-address=127.0.0.1",
         `--secure-port=${await freePort()}`,

@@ -42,7 +42,8 @@ export function buildTools(repoRoot: string): Tools {
         kwokStages: dirname(find("pod-ready.yaml")),
         gatewayApiCrds: dirname(find("gateway.networking.k8s.io_httproutes.yaml")),
         path: dirs,
-        versions: Object.fromEntries(dirs.map((d) => basename(d).split(/-(?=v\d)/)).map(([name, version]) => [name, version])),
+        // "<name>-<version>", where a version starts with a digit or v and a digit.
+        versions: Object.fromEntries(dirs.map((d) => /^(.*?)-(v?\d.*)$/.exec(basename(d))!.slice(1))),
     };
     // Only found, not kept: kubectl and the engine run these from PATH, as for users.
     ["kubectl-oidc_login", "pulumi", "pulumi-language-nodejs", "pulumi-resource-kubernetes", "pulumi-resource-github"].forEach(find);

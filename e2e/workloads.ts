@@ -39,6 +39,10 @@ export async function startWorkloadRuntime(tools: Tools, cluster: Cluster, kubec
         const status = JSON.parse(kubectl(admin, "get", "node", FAKE_NODE, "-o", "json").stdout || "{}").status;
         return status?.conditions?.some((c: { type: string; status: string }) => c.type === "Ready" && c.status === "True") ? true : undefined;
     }, 60_000, scheduler);
+    // Admission taints every new node not-ready; the node lifecycle controller, which would lift
+    // the taint once kwok reports Ready, also evicts on missed heartbeats, so lift it here instead.
+    const untainted = kubectl(admin, "taint", "node", FAKE_NODE, "node.kubernetes.io/not-ready:NoSchedule-");
+    if (untainted.status !== 0 && !/not found/.test(untainted.stderr)) throw new Error(`untainting ${FAKE_NODE}: ${untainted.stderr}`);
 }
 
 /** The Gateway API's CRDs, a GatewayClass and the Gateway named in the stack's exposure. */

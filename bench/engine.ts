@@ -1,0 +1,85 @@
+// The real engine's `pulumi preview` of an unchanged stack against the same
+// engine previewing a program with only the same providers (the baseline), on
+// a loopback cluster with a GitHub stand-in. The two previews alternate, so
+// both see the same machine state; the median ratio and both medians print.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { kubectlIn, makeClusterPki, startCluster } from "../e2e/control-plane";
+import { copyFixture, copyProgram, makeEngine } from "../e2e/engine";
+import { startGitHubStandIn } from "../e2e/github";
+import { killAllNow, stopAll } from "../e2e/processes";
+import { Report } from "../e2e/report";
+import type { EngineContext } from "../e2e/steps/context";
+import { configureStack } from "../e2e/steps/deploy";
+import { buildTools } from "../e2e/tools";
+import { installGatewayApi, startWorkloadRuntime } from "../e2e/workloads";
+import { makeCa } from "../test/support/pki";
+import { REPO_ROOT, runStack, USER_KEYS } from "../test/support/stack";
+
+const SAMPLES = 7;
+const STACK = "prod";
+
+function median(values: number[]): number {
+    return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+}
+
+async function main(): Promise<void> {
+    const tools = buildTools(REPO_ROOT);
+    const runDir = mkdtempSync(join(tmpdir(), "platform-auth-bench-"));
+    const github = await startGitHubStandIn("devantler-tech");
+    try {
+        const kubectl = kubectlIn(tools.kubectl);
+        const expected = await runStack(STACK, USER_KEYS);
+        mkdirSync(join(runDir, "pki"));
+        const pki = makeClusterPki(makeCa("bench cluster CA", join(runDir, "pki")));
+        const cluster = await startCluster(tools, pki, expected.outputs.talosPatch, runDir);
+        await startWorkloadRuntime(tools, cluster, kubectl, runDir);
+        await installGatewayApi(tools, cluster, kubectl, { name: "platform", namespace: "kube-system" }, runDir);
+        const engine = makeEngine(join(runDir, "engine"), tools.path, { KUBECONFIG: cluster.contextKubeconfig(`admin@${STACK}`), GITHUB_TOKEN: "bench-token" });
+        const ctx: EngineContext = {
+            engine, stack: STACK, cluster, kubectl, kubectlBinary: tools.kubectl, github, runDir, report: new Report(),
+            projectDir: copyProgram(REPO_ROOT, join(runDir, "program"), { [STACK]: readFileSync(join(REPO_ROOT, `Pulumi.${STACK}.yaml`), "utf8") }),
+        };
+        await configureStack(ctx, { ...USER_KEYS, "github:baseUrl": github.baseUrl });
+        const must = async (dir: string, args: string[]) => {
+            const result = await engine.pulumi(dir, [...args, "--non-interactive"]);
+            if (result.status !== 0) throw new Error(`pulumi ${args.join(" ")} failed: ${result.stdout}${result.stderr}`);
+        };
+        await must(ctx.projectDir, ["up", "--yes", "--skip-preview", "--stack", STACK]);
+        const baseline = copyFixture(REPO_ROOT, "providers-only", join(runDir, "baseline"));
+        await must(baseline, ["stack", "init", "baseline"]);
+        for (const [key, value] of [["kubernetes:context", `admin@${STACK}`], ["github:owner", "devantler-tech"], ["github:baseUrl", github.baseUrl]]) {
+            await must(baseline, ["config", "set", "--stack", "baseline", key, value]);
+        }
+        await must(baseline, ["up", "--yes", "--skip-preview", "--stack", "baseline"]);
+
+        const timed = async (dir: string, stack: string) => {
+            const started = process.hrtime.bigint();
+            await must(dir, ["preview", "--expect-no-changes", "--stack", stack]);
+            return Number(process.hrtime.bigint() - started) / 1e6;
+        };
+        const program: number[] = [];
+        const empty: number[] = [];
+        // One untimed round warms the plugin and module caches of both.
+        await timed(ctx.projectDir, STACK);
+        await timed(baseline, "baseline");
+        for (let i = 0; i < SAMPLES; i++) {
+            program.push(await timed(ctx.projectDir, STACK));
+            empty.push(await timed(baseline, "baseline"));
+        }
+        console.log(`real engine: pulumi preview of an unchanged ${STACK} stack vs the same providers alone (median of ${SAMPLES} interleaved runs)`);
+        console.log(`${STACK}: ${(median(program) / median(empty)).toFixed(2)}x  (program ${median(program).toFixed(0)} ms, providers only ${median(empty).toFixed(0)} ms)`);
+    } finally {
+        await github.close();
+        await stopAll();
+        rmSync(runDir, { recursive: true, force: true });
+    }
+}
+
+process.on("exit", killAllNow);
+main().catch((error) => {
+    console.error(error);
+    killAllNow();
+    process.exitCode = 1;
+});
