@@ -12,12 +12,14 @@ import { killAllNow, stopAll } from "../e2e/processes";
 import { Report } from "../e2e/report";
 import type { EngineContext } from "../e2e/steps/context";
 import { configureStack } from "../e2e/steps/deploy";
+import { apiServerAuthFlags, mergedMachineConfig } from "../e2e/talos-node";
 import { buildTools } from "../e2e/tools";
 import { installGatewayApi, startWorkloadRuntime } from "../e2e/workloads";
 import { makeCa } from "../test/support/pki";
 import { REPO_ROOT, runStack, USER_KEYS } from "../test/support/stack";
 
 const SAMPLES = 7;
+/** The prod stack, whose stack file pins Talos v1.13. */
 const STACK = "prod";
 
 function median(values: number[]): number {
@@ -33,7 +35,7 @@ async function main(): Promise<void> {
         const expected = await runStack(STACK, USER_KEYS);
         mkdirSync(join(runDir, "pki"));
         const pki = makeClusterPki(makeCa("bench cluster CA", join(runDir, "pki")));
-        const cluster = await startCluster(tools, pki, expected.outputs.talosPatch, runDir);
+        const cluster = await startCluster(tools, pki, apiServerAuthFlags(mergedMachineConfig(tools, "1.13", expected.outputs.talosPatch, runDir), runDir), runDir);
         await startWorkloadRuntime(tools, cluster, kubectl, runDir);
         await installGatewayApi(tools, cluster, kubectl, { name: "platform", namespace: "kube-system" }, runDir);
         const engine = makeEngine(join(runDir, "engine"), tools.path, { KUBECONFIG: cluster.contextKubeconfig(`admin@${STACK}`), GITHUB_TOKEN: "bench-token" });

@@ -1,13 +1,15 @@
-// A throwaway control plane on loopback: etcd, kube-apiserver configured from
-// the program's Talos patch (as Talos would configure it), and
+// A throwaway control plane on loopback: etcd, kube-apiserver with the
+// authentication settings a Talos node would give it (talos-node.ts), and
 // kube-controller-manager for the `view` role's aggregation, rollouts and
 // deletions.
 import { generateKeyPairSync } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { parseAllDocuments, stringify } from "yaml";
+import { writeFileSync } from "node:fs";
+import { request } from "node:https";
+import { join } from "node:path";
+import { stringify } from "yaml";
 import { makeLeaf, type KeyPair } from "../test/support/pki";
 import { freePort, run, start, waitFor, type CommandResult, type Service } from "./processes";
+import { expectThat, type Report } from "./report";
 import type { Tools } from "./tools";
 
 export interface Pki {
@@ -42,6 +44,8 @@ export function kubectlIn(binary: string, env: NodeJS.ProcessEnv = process.env):
 
 export interface Cluster {
     server: string;
+    /** The cluster CA, which anonymous clients trust too. */
+    caPem: string;
     adminKubeconfig: string;
     apiServer: Service;
     /** Writes `<runDir>/<name>.kubeconfig` for this cluster with one user entry; returns its path. */
@@ -50,35 +54,9 @@ export interface Cluster {
     contextKubeconfig(context: string): string;
 }
 
-/**
- * The apiserver flags a Talos node would run with. Talos, not the apiserver,
- * turns the patch into files on the host: machine.files, extraVolumes and the
- * KubeAuthenticationConfig's file, so that mapping is emulated here (into
- * `runDir`). What the settings mean is read by talos/read.ts, not here.
- */
-function apiServerAuthFlags(talosPatch: string, runDir: string): string[] {
-    const docs = parseAllDocuments(talosPatch).map((d) => d.toJS());
-    const authDoc = docs.find((d) => d.kind === "KubeAuthenticationConfig");
-    if (authDoc) {
-        const file = join(runDir, "authentication-config.yaml");
-        writeFileSync(file, stringify(authDoc.configuration));
-        return [`--authentication-config=${file}`];
-    }
-    const { machine, cluster } = docs[0];
-    for (const file of machine?.files ?? []) {
-        mkdirSync(dirname(join(runDir, file.path)), { recursive: true });
-        writeFileSync(join(runDir, file.path), file.content);
-    }
-    const volumes: { hostPath: string; mountPath: string }[] = cluster.apiServer.extraVolumes ?? [];
-    const hostPathOf = (value: string) => {
-        const volume = volumes.find((v) => value.startsWith(`${v.mountPath}/`));
-        return volume ? join(runDir, volume.hostPath, value.slice(volume.mountPath.length)) : value;
-    };
-    return Object.entries(cluster.apiServer.extraArgs as Record<string, string>).map(([flag, value]) => `--${flag}=${hostPathOf(value)}`);
-}
-
 /** `apiServerEnv` adds to the apiserver's environment (SSL_CERT_FILE, to stand in for the system's trusted roots). */
-export async function startCluster(tools: Tools, pki: Pki, talosPatch: string, runDir: string, apiServerEnv: NodeJS.ProcessEnv = {}): Promise<Cluster> {
+/** `authFlags` are the apiserver's authentication settings (from the Talos node's machine config, talos-node.ts). */
+export async function startCluster(tools: Tools, pki: Pki, authFlags: string[], runDir: string, apiServerEnv: NodeJS.ProcessEnv = {}): Promise<Cluster> {
     const [etcdClient, etcdPeer, securePort] = [await freePort(), await freePort(), await freePort()];
     start("etcd", tools.etcd, [
         `--data-dir=${join(runDir, "etcd")}`,
@@ -106,7 +84,7 @@ export async function startCluster(tools: Tools, pki: Pki, talosPatch: string, r
         "--authorization-mode=RBAC",
         // No kubelet or node IPs here: keep the apiserver from publishing itself as an endpoint.
         "--endpoint-reconciler-type=none",
-        ...apiServerAuthFlags(talosPatch, runDir),
+        ...authFlags,
     ], runDir, { ...process.env, ...apiServerEnv });
 
     const kubeconfig = (name: string, user: Record<string, unknown>, namespace?: string, context = "e2e") => {
@@ -152,10 +130,35 @@ export async function startCluster(tools: Tools, pki: Pki, talosPatch: string, r
     );
     return {
         server,
+        caPem: pki.ca.certPem,
         adminKubeconfig,
         apiServer,
         kubeconfig,
         // Named as the stack's kubernetes:context names it, as on an operator's machine.
         contextKubeconfig: (context) => kubeconfig(`context-${context}`, adminUser, undefined, context),
     };
+}
+
+/**
+ * As on a stock Talos node: the health paths answer without credentials, the
+ * API does not. On 1.14 that is the anonymous rule Talos's default
+ * KubeAuthenticationConfig carries (which the program's patch must keep).
+ */
+export async function anonymousAccessStep(cluster: Cluster, minor: string, report: Report): Promise<void> {
+    await report.check(`2. anonymously, /livez answers and /api is refused (Talos ${minor} defaults)`, async () => {
+        const status = (path: string) =>
+            new Promise<number>((resolve, reject) =>
+                request(`${cluster.server}${path}`, { ca: cluster.caPem }, (res) => {
+                    res.resume();
+                    resolve(res.statusCode ?? 0);
+                }).on("error", reject).end(),
+            );
+        const [livez, api] = [await status("/livez"), await status("/api")];
+        expectThat(livez === 200, `/livez answered ${livez}`);
+        // 1.14 limits anonymous requests to the health paths, so /api sees no user at all (401); without that
+        // rule anonymous requests would be authenticated everywhere and merely forbidden (403), as on 1.13.
+        const expected = minor === "1.14" ? 401 : 403;
+        expectThat(api === expected, `/api answered ${api}, not ${expected}`);
+        return `/livez ${livez}, /api ${api}`;
+    });
 }

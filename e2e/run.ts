@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeCa, makeLeaf, type KeyPair } from "../test/support/pki";
 import { REPO_ROOT, runStack, stackFileConfig, USER_KEYS } from "../test/support/stack";
-import { kubectlIn, makeClusterPki, startCluster } from "./control-plane";
+import { anonymousAccessStep, kubectlIn, makeClusterPki, startCluster } from "./control-plane";
 import { mallory, ned, runDex, type StaticUser } from "./dex";
 import { copyProgram, makeEngine } from "./engine";
 import { startGitHubStandIn } from "./github";
@@ -30,6 +30,7 @@ import { faultSteps } from "./steps/faults";
 import { loginSteps, negativeSteps } from "./steps/login";
 import { refreshSteps } from "./steps/refresh";
 import { destroySteps, noOpPreviewStep, policySteps, rotationSteps } from "./steps/update";
+import { apiServerAuthFlags, mergedMachineConfig } from "./talos-node";
 import { buildTools, type Tools } from "./tools";
 import { installGatewayApi, startWorkloadRuntime } from "./workloads";
 
@@ -116,10 +117,14 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
     // 2. The control plane, configured from the stack's patch (step 3 checks the real engine renders the same).
     const expected = await runStack(run.stack, userKeys, overrides);
     const pki = makeClusterPki(makeCa("e2e cluster CA", mkdirP(join(runDir, "pki"))));
-    const cluster = await startCluster(tools, pki, expected.outputs.talosPatch, runDir, trust);
-    await report.check("2. kube-apiserver runs with the patch's authentication settings", () =>
+    // The stacks pin v1.13 or v1.14; each patch form goes through its own minor's config library.
+    const minor = expected.outputs.talosPatchMode === "authenticationConfig" ? "1.14" : "1.13";
+    const machineConfig = mergedMachineConfig(tools, minor, expected.outputs.talosPatch, runDir);
+    const cluster = await startCluster(tools, pki, apiServerAuthFlags(machineConfig, runDir), runDir, trust);
+    await report.check(`2. kube-apiserver runs with the authentication settings of the Talos ${minor} machine config the patch merges into`, () =>
         (cluster.apiServer.process.spawnargs.filter((a) => /^--(oidc-|authentication-config)/.test(a)).join(" ")),
     );
+    await anonymousAccessStep(cluster, minor, report);
     await startWorkloadRuntime(tools, cluster, kubectl, runDir);
     const exposure = JSON.parse(stackFileConfig(run.stack)["platform-auth:exposure"]);
     await installGatewayApi(tools, cluster, kubectl, { name: exposure.gatewayName, namespace: exposure.gatewayNamespace }, runDir);

@@ -17,6 +17,8 @@ export interface Tools {
     kwokStages: string;
     /** The Gateway API's standard CRDs, one YAML file each. */
     gatewayApiCrds: string;
+    /** talos/machinery built against Talos's config library of each minor. */
+    talosPatch: Record<"1.13" | "1.14", string>;
     /** Directories to put first on PATH, so `kubectl oidc-login` resolves as it does for users. */
     path: string[];
     versions: Record<string, string>;
@@ -41,6 +43,7 @@ export function buildTools(repoRoot: string): Tools {
         kwok: find("kwok"),
         kwokStages: dirname(find("pod-ready.yaml")),
         gatewayApiCrds: dirname(find("gateway.networking.k8s.io_httproutes.yaml")),
+        talosPatch: { "1.13": find("talos-patch-1.13"), "1.14": find("talos-patch-1.14") },
         path: dirs,
         // "<name>-<version>", where a version starts with a digit or v and a digit.
         versions: Object.fromEntries(dirs.map((d) => /^(.*?)-(v?\d.*)$/.exec(basename(d))!.slice(1))),
