@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Puts Node 24 (from the npm registry) in .tools/ and installs the project's
-# dependencies; with --with-pulumi, also the Pulumi CLI when it is missing.
+# dependencies (the program's and the policy pack's); with --with-pulumi, also
+# the Pulumi CLI when it is missing.
 # Prints the PATH line to apply afterwards: eval "$(bash scripts/setup.sh)".
 set -euo pipefail
 # On failure print `false`, so that `eval "$(bash scripts/setup.sh)" && …` stops too.
@@ -18,12 +19,13 @@ case "$(node --version)" in
   *) echo "setup: Node 24 did not install into $tools (got $(node --version)); @pulumi/pulumi needs Node >= 22" >&2; exit 1 ;;
 esac
 npm ci --no-audit --no-fund >&2
+# The policy pack is its own package: `pulumi preview --policy-pack policy` and the e2e load it from there.
+(cd policy && npm ci --no-audit --no-fund >&2)
 if [ "${1:-}" = --with-pulumi ]; then
   if ! command -v pulumi >/dev/null; then
     # Pulumi's official installer; it needs internet access to get.pulumi.com.
     curl -fsSL https://get.pulumi.com | sh -s -- --install-root "$tools/pulumi" --no-edit-path >&2
     path="$path:$tools/pulumi/bin"
   fi
-  (cd policy && npm ci --no-audit --no-fund >&2)
 fi
 echo "export PATH=\"$path:\$PATH\""
