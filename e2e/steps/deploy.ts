@@ -22,6 +22,20 @@ export async function configureStack(ctx: EngineContext, userKeys: Record<string
     }
 }
 
+/** On a cluster without the Gateway API, the preview itself refuses, naming `exposure`, and nothing is created. */
+export async function preflightRefusalStep(ctx: EngineContext): Promise<void> {
+    await ctx.report.check("3. without the Gateway API, pulumi preview refuses before any resource, naming exposure", async () => {
+        const preview = await ctx.engine.pulumi(ctx.projectDir, ["preview", "--stack", ctx.stack, "--non-interactive"]);
+        const text = preview.stdout + preview.stderr;
+        expectThat(preview.status !== 0, "the preview passed on a cluster that cannot serve the HTTPRoute");
+        const line = text.split("\n").find((l) => /platform-auth:exposure: .*does not serve HTTPRoute/.test(l));
+        expectThat(line !== undefined, `refused, but not by the exposure preflight: ${text}`);
+        const namespaces = ctx.kubectl(ctx.cluster.adminKubeconfig, "get", "namespace", "dex");
+        expectThat(namespaces.status !== 0, "namespace dex exists after a refused preview");
+        return line!.trim();
+    });
+}
+
 export async function deploySteps(ctx: EngineContext, expected: StackRun): Promise<Outputs> {
     const { engine, projectDir, stack, report, kubectl, cluster, github } = ctx;
     const pulumi = (...args: string[]) => engine.pulumi(projectDir, [...args, "--stack", stack, "--non-interactive"]);
