@@ -11,10 +11,11 @@ import { ReadOnlyRbac } from "./rbac/component";
 import { TalosApiServerPatch } from "./talos/component";
 import { oidcContract } from "./contract/contract";
 import { dexCallbackUrl, dexConfig } from "./dex/config";
-import { kubeconfigUserYaml, oidcLoginSetupCommand, setContextCommand, setCredentialsCommand } from "./kubeconfig/render";
+import { kubeconfigFile, kubeconfigUserYaml, oidcLoginSetupCommand, setContextCommand, setCredentialsCommand } from "./kubeconfig/render";
 import { clusterReaderRules, readOnlySubjects } from "./rbac/rules";
 import { clusterGet, type ClusterGet } from "./preflight/cluster";
 import { checkExposure } from "./preflight/exposure";
+import { checkExisting } from "./preflight/existing";
 import { talosPatchMode } from "./talos/render";
 
 /** How the program asks the target cluster questions before creating anything; tests pass a stand-in. */
@@ -23,9 +24,12 @@ export type ClusterAccess = (context: string) => ClusterGet;
 export async function platformAuth(cluster: ClusterAccess = clusterGet) {
     // Validate everything first: a bad value must stop the run before any resource exists.
     const config = loadConfig();
-    const preflight = await checkExposure(config.exposure, config.kubernetesContext, cluster(config.kubernetesContext));
-    if (preflight.problems.length > 0) throw new ConfigError(preflight.problems);
-    preflight.warnings.forEach((warning) => pulumi.log.warn(warning));
+    const get = cluster(config.kubernetesContext);
+    const exposure = await checkExposure(config.exposure, config.kubernetesContext, get);
+    const existing = await checkExisting(config.exposure, config.adoptExisting, config.kubernetesContext, get);
+    const problems = [...exposure.problems, ...existing.problems];
+    if (problems.length > 0) throw new ConfigError(problems);
+    [...exposure.warnings, ...existing.warnings].forEach((warning) => pulumi.log.warn(warning));
     const contract = oidcContract(config);
     const host = new URL(contract.issuerUrl).host;
 
@@ -54,18 +58,21 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet) {
             githubOrg: config.githubOrg,
             teamSlugs: config.githubTeams.map((t) => t.slug),
             tokenLifetimes: config.tokenLifetimes,
+            preferredEmailDomain: config.preferredEmailDomain,
         }),
         host,
         githubClientId: config.githubClientId,
         githubClientSecret: config.githubClientSecret,
         replicas: config.dexReplicas,
         exposure: config.exposure,
+        adopted: existing.adopted,
     }, { providers: [kubernetes] });
     const rbac = new ReadOnlyRbac(
         "rbac",
         {
             clusterReaderRules: clusterReaderRules(config.readOnlyApiGroups),
             subjects: readOnlySubjects(contract, config.readOnlyUsers, config.readOnlyGroups),
+            adopted: existing.adopted,
         },
         { providers: [kubernetes] },
     );
@@ -86,9 +93,13 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet) {
         issuerUrl: contract.issuerUrl,
         kubectlClientId: contract.clientId,
         apiServerAudience: contract.audience,
-        kubeconfigUser: kubeconfigUserYaml(contract, config.stack),
-        setCredentialsCommand: setCredentialsCommand(contract, config.stack),
+        kubeconfigUser: kubeconfigUserYaml(contract, config.stack, "browser"),
+        kubeconfigUserHeadless: kubeconfigUserYaml(contract, config.stack, "headless"),
+        setCredentialsCommand: setCredentialsCommand(contract, config.stack, "browser"),
+        setCredentialsHeadlessCommand: setCredentialsCommand(contract, config.stack, "headless"),
         setContextCommand: setContextCommand(config.stack, config.kubeconfigCluster),
+        // Only with the apiserver's address and CA: without them there is no whole file to give.
+        ...(config.apiServer ? { kubeconfig: kubeconfigFile(contract, config.stack, config.kubeconfigCluster, config.apiServer) } : {}),
         oidcLoginSetupCommand: oidcLoginSetupCommand(contract),
         talosPatch: talos.patchYaml,
         talosPatchMode: talosPatchMode(config.talosVersion),

@@ -72,6 +72,15 @@ describe("config: bad values are refused with the key named", () => {
         ["an issuer address that is a name", { issuerAddress: "dex.platform.lan" }, "issuerAddress", /not an IP address; give the address dex\.<domain> resolves to/],
         ["an issuer address with a port", { issuerAddress: "192.168.1.50:443" }, "issuerAddress", /not an IP address/],
         ["an unknown migration", { talosMigration: "yes", talosVersion: "v1.14" }, "talosMigration", /pulumi config set talosMigration 1\.13-to-1\.14/],
+        ["an apiserver URL that is not https", { apiServerUrl: "http://192.168.1.10:6443", apiServerCaPem: ca.certPem }, "apiServerUrl", /not an https:\/\/ URL/],
+        ["an apiserver URL without its CA", { apiServerUrl: "https://192.168.1.10:6443" }, "apiServerCaPem", /is missing; apiServerUrl is set/],
+        ["an apiserver CA without its URL", { apiServerCaPem: ca.certPem }, "apiServerUrl", /is missing; apiServerCaPem is set/],
+        ["the apiserver's serving certificate instead of the cluster CA", { apiServerUrl: "https://192.168.1.10:6443", apiServerCaPem: makeLeaf(ca, "apiserver", "/CN=kube-apiserver").certPem }, "apiServerCaPem", /not a CA certificate; give the cluster's CA/],
+        ["an apiserver CA given as a path", { apiServerUrl: "https://192.168.1.10:6443", apiServerCaPem: "/home/ned/.kube/ca.crt" }, "apiServerCaPem", /pass the file's content, not its path, e\.g\. .*certificate-authority-data/],
+        ["an email domain given as an address", { preferredEmailDomain: "@devantler.tech" }, "preferredEmailDomain", /not a lowercase DNS name/],
+        ["a read-only user outside the preferred email domain", { readOnlyUsers: JSON.stringify(["ned@gmail.com"]) }, "readOnlyUsers[0]", /outside preferredEmailDomain "devantler\.tech".*readOnlyGroups/],
+        ["a read-only user with capitals on Talos 1.14", { talosVersion: "v1.14", readOnlyUsers: JSON.stringify(["Ned@devantler.tech"]) }, "readOnlyUsers[0]", /lowercases the token's email.*write "ned@devantler\.tech"/],
+        ["an adoption answer that is not a boolean", { adoptExisting: "yes" }, "adoptExisting", /"yes" is not true or false/],
         ["a migration confirmed for a 1.13 stack", { talosMigration: "1.13-to-1.14" }, "talosMigration", /talosVersion is "v1\.13"; set talosVersion to v1\.14/],
     ];
     for (const [what, overrides, key, message] of cases) {
@@ -122,7 +131,7 @@ describe("config: good values", () => {
         const prodRaw: RawConfig = { ...USER_KEYS };
         for (const [key, value] of Object.entries(stackFileConfig("prod"))) prodRaw[key.replace(/^platform-auth:/, "")] = value;
         const prod = parseConfig("prod", prodRaw);
-        expect(prod).to.include({ domain: "platform.devantler.tech", dexReplicas: 2, issuerCaPem: undefined, kubeconfigCluster: "prod" });
+        expect(prod).to.include({ domain: "platform.devantler.tech", dexReplicas: 2, issuerCaPem: undefined, kubeconfigCluster: "prod", preferredEmailDomain: "devantler.tech" });
     });
 
     it("reads the issuer's address (IPv4 or IPv6) and the migration's confirmation, both off unless set", () => {
@@ -130,6 +139,24 @@ describe("config: good values", () => {
         expect(parseConfig("local", localRaw({ issuerAddress: "192.168.1.50" })).issuerAddress).to.equal("192.168.1.50");
         expect(parseConfig("local", localRaw({ issuerAddress: "fd00::50" })).issuerAddress).to.equal("fd00::50");
         expect(parseConfig("local", localRaw({ talosVersion: "v1.14", talosMigration: "1.13-to-1.14" })).talosMigrationConfirmed).to.equal(true);
+    });
+
+    it("reads the apiserver's address and CA together, and the preferred email domain, all optional", () => {
+        const clusterCa = makeCa("cluster CA");
+        const config = parseConfig("local", localRaw({ apiServerUrl: "https://192.168.1.10:6443", apiServerCaPem: clusterCa.certPem }));
+        expect(config.apiServer).to.deep.equal({ url: "https://192.168.1.10:6443", caPem: clusterCa.certPem.trim() + "\n" });
+        expect(config.preferredEmailDomain).to.equal("devantler.tech");
+        expect(parseConfig("local", localRaw({ preferredEmailDomain: undefined, readOnlyUsers: JSON.stringify(["ned@gmail.com"]) })).preferredEmailDomain).to.equal(undefined);
+        expect(parseConfig("local", localRaw()).apiServer).to.equal(undefined);
+    });
+
+    it("keeps a read-only user's capitals where the apiserver keeps the token's (Talos ≤1.13)", () => {
+        expect(parseConfig("local", localRaw({ readOnlyUsers: JSON.stringify(["Ned@devantler.tech"]) })).readOnlyUsers).to.deep.equal(["Ned@devantler.tech"]);
+    });
+
+    it("takes over existing objects only when adoptExisting says so", () => {
+        expect(parseConfig("local", localRaw()).adoptExisting).to.equal(false);
+        expect(parseConfig("local", localRaw({ adoptExisting: "true" })).adoptExisting).to.equal(true);
     });
 
     it("defaults token lifetimes to bounded values", () => {

@@ -3,7 +3,7 @@
 // a value.
 import { X509Certificate } from "node:crypto";
 import { isObject, refuseUnknownFields } from "./reader";
-import { KNOWN_TALOS_MINORS, type Exposure, type Fail, type GitHubTeam, type TalosVersion, type TeamMember, type TokenLifetimes } from "./types";
+import { KNOWN_TALOS_MINORS, type ApiServerEndpoint, type Exposure, type Fail, type GitHubTeam, type TalosVersion, type TeamMember, type TokenLifetimes } from "./types";
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const GITHUB_USER = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
@@ -26,23 +26,75 @@ export function checkDomain(domain: string, fail: Fail): void {
         fail("domain", `"${domain}" is a URL; give the bare DNS name, e.g. platform.lan (the issuer becomes https://dex.<domain>).`);
         return;
     }
-    const labels = domain.split(".");
-    if (domain.length > 240 || labels.length < 2 || !labels.every((l) => DNS_LABEL.test(l))) {
+    if (!isDnsName(domain)) {
         fail("domain", `"${domain}" is not a lowercase DNS name with at least two labels, e.g. platform.devantler.tech.`);
     }
 }
 
-export function checkCaPem(pem: string, fail: Fail): void {
+function isDnsName(name: string): boolean {
+    const labels = name.split(".");
+    return name.length <= 240 && labels.length >= 2 && labels.every((l) => DNS_LABEL.test(l));
+}
+
+/** Which CA a key holds, for its messages: how to pass the content, and what to give instead of a server's certificate. */
+export interface CaKey {
+    key: string;
+    example: string;
+    ca: string;
+}
+
+export const ISSUER_CA: CaKey = { key: "issuerCaPem", example: '"$(cat "$(mkcert -CAROOT)/rootCA.pem")"', ca: "the root CA (mkcert's rootCA.pem)" };
+export const API_SERVER_CA: CaKey = {
+    key: "apiServerCaPem",
+    example: `"$(kubectl config view --raw --minify --context admin@<stack> -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d)"`,
+    ca: "the cluster's CA (the admin kubeconfig's certificate-authority-data)",
+};
+
+export function checkCaPem(pem: string, which: CaKey, fail: Fail): void {
     let certificate: X509Certificate;
     try {
         certificate = new X509Certificate(pem);
     } catch {
-        fail("issuerCaPem", "does not parse as a PEM X.509 certificate; pass the file's content, not its path, e.g. \"$(cat \"$(mkcert -CAROOT)/rootCA.pem\")\".");
+        fail(which.key, `does not parse as a PEM X.509 certificate; pass the file's content, not its path, e.g. ${which.example}.`);
         return;
     }
     if (!certificate.ca) {
-        fail("issuerCaPem", `"${certificate.subject.replace(/\n/g, ", ")}" is not a CA certificate; give the root CA (mkcert's rootCA.pem), not the server's certificate.`);
+        fail(which.key, `"${certificate.subject.replace(/\n/g, ", ")}" is not a CA certificate; give ${which.ca}, not the server's certificate.`);
     }
+}
+
+/**
+ * The apiserver's address and CA, which make the kubeconfig output a whole
+ * file. Both or neither: a file with only one of them cannot reach the cluster.
+ */
+export function parseApiServer(url: string | undefined, caPem: string | undefined, fail: Fail): ApiServerEndpoint | undefined {
+    if (url !== undefined && !isHttpsUrl(url)) {
+        fail("apiServerUrl", `"${url}" is not an https:// URL; give the address users reach the apiserver at, e.g. https://192.168.1.10:6443.`);
+    }
+    if (caPem !== undefined) checkCaPem(caPem, API_SERVER_CA, fail);
+    if (url === undefined && caPem !== undefined) fail("apiServerUrl", "is missing; apiServerCaPem is set, and the kubeconfig output needs both (or remove apiServerCaPem).");
+    if (url !== undefined && caPem === undefined) fail("apiServerCaPem", `is missing; apiServerUrl is set, and the kubeconfig output needs both: \`pulumi config set apiServerCaPem -- ${API_SERVER_CA.example}\`.`);
+    return url !== undefined && caPem !== undefined ? { url, caPem: normalizePem(caPem) } : undefined;
+}
+
+function isHttpsUrl(text: string): boolean {
+    try {
+        const url = new URL(text);
+        return url.protocol === "https:" && url.hostname !== "" && url.username === "" && url.search === "" && url.hash === "";
+    } catch {
+        return false;
+    }
+}
+
+export function parsePreferredEmailDomain(domain: string | undefined, fail: Fail): string | undefined {
+    if (domain === undefined || isDnsName(domain)) return domain;
+    fail("preferredEmailDomain", `"${domain}" is not a lowercase DNS name such as devantler.tech (the part of an email after the @).`);
+    return undefined;
+}
+
+/** The domain of an email address, lowercased as DNS compares it. */
+export function emailDomain(email: string): string {
+    return email.slice(email.lastIndexOf("@") + 1).toLowerCase();
 }
 
 export function normalizePem(pem: string): string {

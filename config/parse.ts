@@ -4,9 +4,9 @@
 // a newcomer running their first `pulumi preview`.
 import { isIP } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
-import { checkCaPem, checkDomain, knownTalosVersions, normalizePem, parseExposure, parseTalosVersion, parseTeam, parseTokenLifetimes, TEAM_SLUG } from "./fields";
+import { checkCaPem, checkDomain, emailDomain, ISSUER_CA, knownTalosVersions, normalizePem, parseApiServer, parseExposure, parsePreferredEmailDomain, parseTalosVersion, parseTeam, parseTokenLifetimes, TEAM_SLUG } from "./fields";
 import { Reader, refuseUnknownFields } from "./reader";
-import { ConfigError, CREDENTIAL_API_GROUPS, TALOS_MIGRATION_TO_1_14, type ConfigProblem, type PlatformAuthConfig, type RawConfig } from "./types";
+import { ConfigError, CREDENTIAL_API_GROUPS, FIRST_TALOS_MINOR_WITH_AUTH_DOCUMENT, TALOS_MIGRATION_TO_1_14, type ConfigProblem, type PlatformAuthConfig, type RawConfig } from "./types";
 
 export const GITHUB_OWNER_KEY = "github:owner";
 /** Provider settings the program reads to build its explicit providers; default providers are disabled. */
@@ -19,7 +19,8 @@ const API_GROUP = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])
 const KNOWN_KEYS = [
     "domain", "githubOrg", "githubTeams", "githubClientId", "githubClientSecret", "readOnlyUsers", "readOnlyGroups",
     "readOnlyApiGroups", "issuerCaRequired", "issuerCaPem", "dexReplicas", "tokenLifetimes", "exposure", "talosVersion",
-    "talosNodes", "kubeconfigCluster", "issuerAddress", "talosMigration",
+    "talosNodes", "kubeconfigCluster", "issuerAddress", "talosMigration", "apiServerUrl", "apiServerCaPem", "preferredEmailDomain",
+    "adoptExisting",
 ];
 
 /** Validates everything and returns the typed config, or throws one ConfigError. */
@@ -59,9 +60,23 @@ export function parseConfig(stack: string, raw: RawConfig): PlatformAuthConfig {
         "the OAuth app's client secret, set with `pulumi config set --secret githubClientSecret <secret>`",
     );
 
+    const talosText = read.string("talosVersion", `the Talos version of the control plane, one of ${knownTalosVersions()}`);
+    const talosVersion = talosText === undefined ? undefined : parseTalosVersion(talosText);
+    if (talosText !== undefined && talosVersion === undefined) {
+        fail("talosVersion", `"${talosText}" is not a known Talos version; use one of ${knownTalosVersions()}.`);
+    }
+
+    const preferredEmailDomain = parsePreferredEmailDomain(read.optionalString("preferredEmailDomain"), fail);
     const readOnlyUsers = read.list("readOnlyUsers", (value, at) => {
-        if (typeof value === "string" && EMAIL.test(value)) return value;
-        fail(at, `${JSON.stringify(value)} is not an email address; users are bound as oidc:<email> from Dex's email claim.`);
+        if (typeof value !== "string" || !EMAIL.test(value)) {
+            fail(at, `${JSON.stringify(value)} is not an email address; users are bound as oidc:<email> from Dex's email claim.`);
+        } else if (preferredEmailDomain !== undefined && emailDomain(value) !== preferredEmailDomain) {
+            fail(at, `"${value}" is outside preferredEmailDomain "${preferredEmailDomain}": Dex puts the user's verified ${preferredEmailDomain} email in the token whenever they have one, so bind that address, or their team in readOnlyGroups.`);
+        } else if (talosVersion !== undefined && talosVersion.minor >= FIRST_TALOS_MINOR_WITH_AUTH_DOCUMENT && value !== value.toLowerCase()) {
+            fail(at, `"${value}" has capitals, but from Talos v1.${FIRST_TALOS_MINOR_WITH_AUTH_DOCUMENT} the apiserver lowercases the token's email, so this binding would never match; write "${value.toLowerCase()}".`);
+        } else {
+            return value;
+        }
         return undefined;
     }) ?? [];
 
@@ -97,10 +112,10 @@ export function parseConfig(stack: string, raw: RawConfig): PlatformAuthConfig {
     const issuerCaPem = raw.issuerCaPem;
     if (issuerCaPem === undefined || issuerCaPem.trim() === "") {
         if (issuerCaRequired) {
-            fail("issuerCaPem", 'this stack\'s issuer uses a private CA; set it with `pulumi config set issuerCaPem -- "$(cat "$(mkcert -CAROOT)/rootCA.pem")"`.');
+            fail("issuerCaPem", `this stack's issuer uses a private CA; set it with \`pulumi config set issuerCaPem -- ${ISSUER_CA.example}\`.`);
         }
     } else {
-        checkCaPem(issuerCaPem, fail);
+        checkCaPem(issuerCaPem, ISSUER_CA, fail);
     }
 
     const dexReplicas = read.optionalNumber("dexReplicas") ?? 1;
@@ -111,11 +126,6 @@ export function parseConfig(stack: string, raw: RawConfig): PlatformAuthConfig {
     const tokenLifetimes = parseTokenLifetimes(read.optionalObject("tokenLifetimes"), fail);
     const exposure = parseExposure(read.optionalObject("exposure"), fail);
 
-    const talosText = read.string("talosVersion", `the Talos version of the control plane, one of ${knownTalosVersions()}`);
-    const talosVersion = talosText === undefined ? undefined : parseTalosVersion(talosText);
-    if (talosText !== undefined && talosVersion === undefined) {
-        fail("talosVersion", `"${talosText}" is not a known Talos version; use one of ${knownTalosVersions()}.`);
-    }
     const talosNodes = read.optionalList("talosNodes", (value, at) => {
         if (typeof value === "string" && /^[A-Za-z0-9.:-]+$/.test(value)) return value;
         fail(at, `${JSON.stringify(value)} is not a node address or hostname for talosctl --nodes.`);
@@ -140,6 +150,8 @@ export function parseConfig(stack: string, raw: RawConfig): PlatformAuthConfig {
     }
 
     const kubeconfigCluster = read.optionalString("kubeconfigCluster") ?? stack;
+    const adoptExisting = read.optionalBoolean("adoptExisting") ?? false;
+    const apiServer = parseApiServer(read.optionalString("apiServerUrl"), read.optionalString("apiServerCaPem"), fail);
 
     if (problems.length > 0) throw new ConfigError(problems);
     return {
@@ -160,7 +172,10 @@ export function parseConfig(stack: string, raw: RawConfig): PlatformAuthConfig {
         talosNodes,
         issuerAddress,
         talosMigrationConfirmed: talosMigration === TALOS_MIGRATION_TO_1_14,
+        adoptExisting,
         kubeconfigCluster,
+        apiServer,
+        preferredEmailDomain,
         kubernetesContext: kubernetesContext!,
         githubBaseUrl,
     };

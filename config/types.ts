@@ -7,6 +7,13 @@ export const PROJECT = "platform-auth";
 /** Talos minors this program knows how to patch (talos/render.ts picks flags or documents). */
 export const KNOWN_TALOS_MINORS = [10, 11, 12, 13, 14] as const;
 
+/**
+ * From this minor Talos configures the apiserver with an AuthenticationConfiguration
+ * document instead of `oidc-*` flags (talos/render.ts), and its username mapping
+ * lowercases the email, which the flags cannot.
+ */
+export const FIRST_TALOS_MINOR_WITH_AUTH_DOCUMENT = 14;
+
 /** The talosMigration value that confirms moving a stack's nodes from the 1.13 flags to the 1.14 document. */
 export const TALOS_MIGRATION_TO_1_14 = "1.13-to-1.14";
 
@@ -32,6 +39,12 @@ export interface GitHubTeam {
 export type Exposure =
     | { kind: "httproute"; gatewayName: string; gatewayNamespace: string; sectionName?: string }
     | { kind: "ingress"; className: string; tlsSecretName?: string };
+
+/** Where users reach the apiserver, and the CA of its TLS (public, like the address). */
+export interface ApiServerEndpoint {
+    url: string;
+    caPem: string;
+}
 
 export interface TokenLifetimes {
     idToken: string;
@@ -61,8 +74,14 @@ export interface PlatformAuthConfig {
     issuerAddress?: string;
     /** talosMigration confirms the 1.13 → 1.14 move (flags reverted, document applied, node by node). */
     talosMigrationConfirmed: boolean;
+    /** Take over same-named objects another field manager owns (the manual setup), instead of refusing. */
+    adoptExisting: boolean;
     /** The kubeconfig cluster entry the generated context points at. */
     kubeconfigCluster: string;
+    /** With it, the outputs include a whole kubeconfig file; without it, users need the cluster entry already. */
+    apiServer?: ApiServerEndpoint;
+    /** Dex's GitHub connector puts a verified email of this domain in the token, whatever the public profile says. */
+    preferredEmailDomain?: string;
     /** The kubeconfig context the explicit kubernetes provider (and the preflight) use. */
     kubernetesContext: string;
     /** The GitHub API the explicit github provider talks to; github.com when unset. */
@@ -90,6 +109,22 @@ export type RawConfig = Record<string, string | undefined>;
 
 /** Groups whose objects hold credentials; reading them is not "read-only". */
 export const CREDENTIAL_API_GROUPS = ["dex.coreos.com"];
+
+/** Existing objects adoptExisting takes over, each as `adoptionKey(kind, name)`; preflight/existing.ts finds them. */
+export type AdoptedObjects = ReadonlySet<string>;
+
+export function adoptionKey(kind: string, name: string): string {
+    return `${kind}/${name}`;
+}
+
+/**
+ * Metadata to spread into an object the program takes over: the provider's
+ * patchForce lets its apply win the field conflicts with the old owner. Only
+ * adopted objects get it, so a conflict anywhere else still stops the run.
+ */
+export function adoptionMetadata(adopted: AdoptedObjects, kind: string, name: string): { annotations?: Record<string, string> } {
+    return adopted.has(adoptionKey(kind, name)) ? { annotations: { "pulumi.com/patchForce": "true" } } : {};
+}
 
 /** Reports one problem with a key; parsing goes on so that every problem is reported at once. */
 export type Fail = (key: string, message: string) => void;

@@ -4,7 +4,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import type { Exposure } from "../config/types";
+import { adoptionMetadata, type AdoptedObjects, type Exposure } from "../config/types";
 import { apiServerClientSecret, checksum, CREDENTIALS, DEX_HTTP_PORT } from "./config";
 import {
     DEX_NAMESPACE,
@@ -25,13 +25,15 @@ export interface DexArgs {
     githubClientSecret: pulumi.Input<string>;
     replicas: number;
     exposure: Exposure;
+    /** Existing objects to take over (adoptExisting); their apply wins the conflicts with the old owner. */
+    adopted: AdoptedObjects;
 }
 
 export class Dex extends pulumi.ComponentResource {
     constructor(name: string, args: DexArgs, opts?: pulumi.ComponentResourceOptions) {
         super("platform-auth:auth:Dex", name, {}, opts);
         const parent = { parent: this };
-        const metadata = (objectName: string) => ({ name: objectName, namespace: DEX_NAMESPACE, labels: dexLabels });
+        const metadata = (kind: string, objectName: string) => ({ name: objectName, namespace: DEX_NAMESPACE, labels: dexLabels, ...adoptionMetadata(args.adopted, kind, objectName) });
         const configYaml = stringify(args.config, { lineWidth: 0 });
 
         const namespace = new k8s.core.v1.Namespace(
@@ -44,19 +46,20 @@ export class Dex extends pulumi.ComponentResource {
                         "pod-security.kubernetes.io/enforce": "restricted",
                         "pod-security.kubernetes.io/enforce-version": "latest",
                     },
+                    ...adoptionMetadata(args.adopted, "Namespace", DEX_NAMESPACE),
                 },
             },
             parent,
         );
         const inNamespace = { parent: this, dependsOn: [namespace] };
 
-        const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: metadata(DEX_OBJECTS.serviceAccount) }, inNamespace);
+        const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: metadata("ServiceAccount", DEX_OBJECTS.serviceAccount) }, inNamespace);
         const storageUser = [{ kind: "ServiceAccount", name: serviceAccount.metadata.name, namespace: DEX_NAMESPACE }];
-        const role = new k8s.rbac.v1.Role(`${name}-storage`, { metadata: metadata("dex-storage"), rules: dexStorageRules.namespaced }, inNamespace);
+        const role = new k8s.rbac.v1.Role(`${name}-storage`, { metadata: metadata("Role", "dex-storage"), rules: dexStorageRules.namespaced }, inNamespace);
         const roleBinding = new k8s.rbac.v1.RoleBinding(
             `${name}-storage`,
             {
-                metadata: metadata("dex-storage"),
+                metadata: metadata("RoleBinding", "dex-storage"),
                 roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
                 subjects: storageUser,
             },
@@ -64,13 +67,13 @@ export class Dex extends pulumi.ComponentResource {
         );
         const clusterRole = new k8s.rbac.v1.ClusterRole(
             `${name}-crds`,
-            { metadata: { name: "dex-storage-crds", labels: dexLabels }, rules: dexStorageRules.cluster },
+            { metadata: { name: "dex-storage-crds", labels: dexLabels, ...adoptionMetadata(args.adopted, "ClusterRole", "dex-storage-crds") }, rules: dexStorageRules.cluster },
             parent,
         );
         const clusterRoleBinding = new k8s.rbac.v1.ClusterRoleBinding(
             `${name}-crds`,
             {
-                metadata: { name: "dex-storage-crds", labels: dexLabels },
+                metadata: { name: "dex-storage-crds", labels: dexLabels, ...adoptionMetadata(args.adopted, "ClusterRoleBinding", "dex-storage-crds") },
                 roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole.metadata.name },
                 subjects: storageUser,
             },
@@ -81,7 +84,7 @@ export class Dex extends pulumi.ComponentResource {
         // Secret keeps it out of `view`'s reach should anyone inline a value.
         const configSecret = new k8s.core.v1.Secret(
             `${name}-config`,
-            { metadata: metadata(DEX_OBJECTS.configSecret), type: "Opaque", stringData: { "config.yaml": configYaml } },
+            { metadata: metadata("Secret", DEX_OBJECTS.configSecret), type: "Opaque", stringData: { "config.yaml": configYaml } },
             inNamespace,
         );
         const credentialValues = pulumi.secret(
@@ -93,7 +96,7 @@ export class Dex extends pulumi.ComponentResource {
         );
         const credentials = new k8s.core.v1.Secret(
             `${name}-credentials`,
-            { metadata: metadata(DEX_OBJECTS.credentialsSecret), type: "Opaque", stringData: credentialValues },
+            { metadata: metadata("Secret", DEX_OBJECTS.credentialsSecret), type: "Opaque", stringData: credentialValues },
             inNamespace,
         );
         // A digest reveals nothing of a high-entropy secret, so it may be a plain annotation.
@@ -102,7 +105,7 @@ export class Dex extends pulumi.ComponentResource {
         const deployment = new k8s.apps.v1.Deployment(
             `${name}`,
             {
-                metadata: metadata("dex"),
+                metadata: metadata("Deployment", "dex"),
                 spec: {
                     replicas: args.replicas,
                     selector: { matchLabels: dexLabels },
@@ -117,23 +120,23 @@ export class Dex extends pulumi.ComponentResource {
         const service = new k8s.core.v1.Service(
             `${name}`,
             {
-                metadata: metadata(DEX_OBJECTS.service),
+                metadata: metadata("Service", DEX_OBJECTS.service),
                 spec: { selector: dexLabels, ports: [{ name: "http", port: DEX_HTTP_PORT, targetPort: "http", protocol: "TCP" }] },
             },
             inNamespace,
         );
         new k8s.policy.v1.PodDisruptionBudget(
             `${name}`,
-            { metadata: metadata("dex"), spec: { selector: { matchLabels: dexLabels }, ...dexDisruptionBudget(args.replicas) } },
+            { metadata: metadata("PodDisruptionBudget", "dex"), spec: { selector: { matchLabels: dexLabels }, ...dexDisruptionBudget(args.replicas) } },
             { parent: this, dependsOn: [deployment] },
         );
-        new k8s.networking.v1.NetworkPolicy(`${name}`, { metadata: metadata("dex"), spec: dexNetworkPolicySpec() }, inNamespace);
+        new k8s.networking.v1.NetworkPolicy(`${name}`, { metadata: metadata("NetworkPolicy", "dex"), spec: dexNetworkPolicySpec() }, inNamespace);
 
         const exposure = dexExposureSpec(args.exposure, args.host, DEX_OBJECTS.service);
         if (exposure.kind === "HTTPRoute") {
-            new k8s.apiextensions.CustomResource(`${name}-route`, { ...exposure, metadata: metadata("dex") }, { parent: this, dependsOn: [service] });
+            new k8s.apiextensions.CustomResource(`${name}-route`, { ...exposure, metadata: metadata(exposure.kind, "dex") }, { parent: this, dependsOn: [service] });
         } else {
-            new k8s.networking.v1.Ingress(`${name}-ingress`, { metadata: metadata("dex"), spec: exposure.spec }, { parent: this, dependsOn: [service] });
+            new k8s.networking.v1.Ingress(`${name}-ingress`, { metadata: metadata(exposure.kind, "dex"), spec: exposure.spec }, { parent: this, dependsOn: [service] });
         }
 
         this.registerOutputs({});

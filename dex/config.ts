@@ -19,17 +19,32 @@ export interface DexConfigInput {
     githubOrg: string;
     teamSlugs: string[];
     tokenLifetimes: TokenLifetimes;
+    /** Otherwise the token carries the public profile email, which its owner may change to anything. */
+    preferredEmailDomain?: string;
 }
 
+/**
+ * Where Dex sends the device flow's authorization code (kubelogin's
+ * --grant-type=device-code): Dex's own page, named by this relative path, and
+ * only accepted for a client that lists it once it lists any redirect URI.
+ */
+export const DEX_DEVICE_CALLBACK = "/device/callback";
+/**
+ * The grants kubectl's logins need: the browser flow, silent refresh, and the
+ * device flow. Dex's default adds implicit, password and token exchange, which
+ * nobody here uses.
+ */
+const GRANT_TYPES = ["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"];
+
 /** Dex's config.yaml content, as an object. */
-export function dexConfig({ contract, githubOrg, teamSlugs, tokenLifetimes }: DexConfigInput): Record<string, unknown> {
+export function dexConfig({ contract, githubOrg, teamSlugs, tokenLifetimes, preferredEmailDomain }: DexConfigInput): Record<string, unknown> {
     return {
         issuer: contract.issuerUrl,
         storage: { type: "kubernetes", config: { inCluster: true } },
         // TLS ends at the gateway or ingress; Dex itself serves plain HTTP in-cluster.
         web: { http: `0.0.0.0:${DEX_HTTP_PORT}` },
         telemetry: { http: `0.0.0.0:${DEX_TELEMETRY_PORT}` },
-        oauth2: { skipApprovalScreen: true, responseTypes: ["code"] },
+        oauth2: { skipApprovalScreen: true, responseTypes: ["code"], grantTypes: GRANT_TYPES },
         expiry: {
             idTokens: tokenLifetimes.idToken,
             authRequests: "10m",
@@ -53,6 +68,7 @@ export function dexConfig({ contract, githubOrg, teamSlugs, tokenLifetimes }: De
                     // Slugs are stable and URL-safe; names may change and contain spaces.
                     teamNameField: "slug",
                     useLoginAsID: false,
+                    ...(preferredEmailDomain ? { preferredEmailDomain } : {}),
                 },
             },
         ],
@@ -61,7 +77,7 @@ export function dexConfig({ contract, githubOrg, teamSlugs, tokenLifetimes }: De
                 id: contract.clientId,
                 name: "kubectl (kubelogin)",
                 public: true,
-                redirectURIs: contract.redirectUris,
+                redirectURIs: [...contract.redirectUris, DEX_DEVICE_CALLBACK],
             },
             {
                 // Only names the apiserver's audience and lets kubectl's tokens carry

@@ -22,6 +22,20 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             expect(connector.config.redirectURI).to.equal(`https://dex.${expected.domain}/callback`);
         });
 
+        it("puts the user's verified devantler.tech email in the token, not the public profile's, when the stack names the domain", async () => {
+            expect(dexConfigOf(run.resources).connectors[0].config.preferredEmailDomain).to.equal("devantler.tech");
+            const unset = await runStack(stack, expected.userKeys, { "platform-auth:preferredEmailDomain": undefined });
+            expect(dexConfigOf(unset.resources).connectors[0].config).to.not.have.property("preferredEmailDomain");
+        });
+
+        it("lets kubectl log in by browser or by device code (and refresh), and by no other grant", () => {
+            const config = dexConfigOf(run.resources);
+            expect(config.oauth2.grantTypes).to.have.members(["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"]);
+            // Dex sends the device flow's code to this path of its own, and checks it like any redirect URI.
+            const kubectl = config.staticClients.find((c) => c.id === run.outputs.kubectlClientId)!;
+            expect(kubectl.redirectURIs).to.include("/device/callback");
+        });
+
         it(`runs ${expected.replicas} hardened Dex replica(s) whose rolling update starts a new pod before stopping an old one`, () => {
             const spec = one(run.resources, "Deployment", "dex").inputs.spec;
             expect(spec.replicas).to.equal(expected.replicas);

@@ -16,16 +16,19 @@ import { join } from "node:path";
 import { makeCa, makeLeaf, type KeyPair } from "../test/support/pki";
 import { REPO_ROOT, runStack, stackFileConfig, USER_KEYS } from "../test/support/stack";
 import { anonymousAccessStep, kubectlIn, makeClusterPki, startCluster } from "./control-plane";
-import { mallory, ned, runDex, type StaticUser } from "./dex";
+import { mallory, ned, nedMixed, runDex, type StaticUser } from "./dex";
 import { copyProgram, makeEngine } from "./engine";
 import { startGitHubStandIn } from "./github";
 import { withPasswordGrant } from "./kubelogin";
 import { killAllNow, stopAll } from "./processes";
 import { expectThat, Report } from "./report";
+import { adoptionSteps } from "./steps/adoption";
 import { admissionSteps } from "./steps/admission";
 import { artifactSteps } from "./steps/artifacts";
+import { browserSteps } from "./steps/browser";
 import type { EngineContext, ModeContext } from "./steps/context";
-import { configureStack, deployedDex, deploySteps, stackOutputs } from "./steps/deploy";
+import { configureStack, deployedDex, deploySteps, preflightRefusalStep, stackOutputs } from "./steps/deploy";
+import { dayTwoSteps } from "./steps/day-two";
 import { faultSteps } from "./steps/faults";
 import { loginSteps, negativeSteps } from "./steps/login";
 import { refreshSteps } from "./steps/refresh";
@@ -126,8 +129,6 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
     );
     await anonymousAccessStep(cluster, minor, report);
     await startWorkloadRuntime(tools, cluster, kubectl, runDir);
-    const exposure = JSON.parse(stackFileConfig(run.stack)["platform-auth:exposure"]);
-    await installGatewayApi(tools, cluster, kubectl, { name: exposure.gatewayName, namespace: exposure.gatewayNamespace }, runDir);
 
     // 3. The real engine deploys the stack.
     const github = await startGitHubStandIn(stackFileConfig(run.stack)["platform-auth:githubOrg"]);
@@ -135,7 +136,14 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
         const engine = makeEngine(mkdirP(join(runDir, "engine")), tools.path, { KUBECONFIG: cluster.contextKubeconfig(`admin@${run.stack}`), GITHUB_TOKEN: "e2e-token" });
         const projectDir = copyProgram(REPO_ROOT, join(runDir, "program"), { [run.stack]: readFileSync(join(REPO_ROOT, `Pulumi.${run.stack}.yaml`), "utf8") });
         const ctx: EngineContext = { engine, projectDir, stack: run.stack, cluster, kubectl, kubectlBinary: tools.kubectl, github, report, runDir };
-        await configureStack(ctx, { ...userKeys, "github:baseUrl": github.baseUrl, ...(run.talosVersion ? { talosVersion: run.talosVersion } : {}) });
+        // The apiserver's address and CA as an operator sets them: the kubeconfig output becomes a whole file.
+        await configureStack(ctx, { ...userKeys, apiServerUrl: cluster.server, apiServerCaPem: pki.ca.certPem, "github:baseUrl": github.baseUrl, ...(run.talosVersion ? { talosVersion: run.talosVersion } : {}) });
+        // Without the Gateway API the preview stops before anything exists; then install it.
+        if (withViolatingProgram) await preflightRefusalStep(ctx);
+        const exposure = JSON.parse(stackFileConfig(run.stack)["platform-auth:exposure"]);
+        await installGatewayApi(tools, cluster, kubectl, { name: exposure.gatewayName, namespace: exposure.gatewayNamespace }, runDir);
+        // The first run starts from the manual setup's objects and takes them over first.
+        if (run === RUNS[0]) await adoptionSteps(ctx);
         await deploySteps(ctx, expected);
 
         // 8. Living with it: a no-op preview, rotations that roll Dex, the policy pack.
@@ -154,7 +162,7 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
             kubeconfig: cluster.kubeconfig("dex", { name: "dex", user: { token: dexToken.stdout.trim() } }, "dex"),
             tlsCert: tls.leaf.certFile,
             tlsKey: tls.leaf.keyFile,
-            users: [ned, mallory],
+            users: [ned, mallory, nedMixed],
             env: deployed.env,
         }, runDir, tls.ca.certPem);
         const context: ModeContext = {
@@ -163,6 +171,8 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
         };
         await loginSteps(context);
         await negativeSteps(context);
+        await browserSteps(context, { kubectl: tools.kubectl, env, runDir });
+        if (run === RUNS[0]) await dayTwoSteps(ctx, context);
         await refreshSteps(context);
         await faultSteps(context);
 

@@ -4,13 +4,18 @@
 // change in how the patch is written is a change in one place.
 import { parseAllDocuments } from "yaml";
 import type { ClaimMapping } from "../contract/contract";
-import type { TalosPatchMode } from "./render";
+import { lowercasedUsernameExpression, type TalosPatchMode } from "./render";
+
+/** How the apiserver turns a token into a user name: the claim, lowercased or as it is, after the prefix. */
+export interface UsernameMapping extends ClaimMapping {
+    lowercase: boolean;
+}
 
 export interface ApiServerOidcSettings {
     mode: TalosPatchMode;
     issuerUrl: string;
     audiences: string[];
-    username: ClaimMapping;
+    username: UsernameMapping;
     groups: ClaimMapping;
     /** The issuer CA's PEM: inline (1.14) or the content of the `machine.files` entry the flag names (≤1.13). */
     caPem?: string;
@@ -61,7 +66,7 @@ function fromFlags(document: Record<string, unknown>, all: Record<string, unknow
             mode: "extraArgs",
             issuerUrl,
             audiences: [text(args["oidc-client-id"])].filter((a): a is string => a !== undefined),
-            username: { claim: text(args["oidc-username-claim"]) ?? "", prefix: text(args["oidc-username-prefix"]) ?? "" },
+            username: { claim: text(args["oidc-username-claim"]) ?? "", prefix: text(args["oidc-username-prefix"]) ?? "", lowercase: false },
             groups: { claim: text(args["oidc-groups-claim"]) ?? "", prefix: text(args["oidc-groups-prefix"]) ?? "" },
             caPem: text(caEntry?.content),
         },
@@ -85,12 +90,22 @@ function fromAuthenticationConfig(document: Record<string, unknown>): ApiServerO
                 mode: "authenticationConfig" as const,
                 issuerUrl,
                 audiences: list(issuer.audiences).map(text).filter((a): a is string => a !== undefined),
-                username: mapping("username"),
+                username: usernameMapping(text(asObject(mappings.username).expression), mapping("username")),
                 groups: mapping("groups"),
                 caPem: text(issuer.certificateAuthority),
             },
         ];
     });
+}
+
+/**
+ * The program's lowercasing expression read back as the claim and prefix it
+ * lowercases; any other mapping is `asWritten` (an expression in `claim`).
+ */
+function usernameMapping(expression: string | undefined, asWritten: ClaimMapping): UsernameMapping {
+    const match = expression === undefined ? null : /^"([^"\\]*)" \+ claims\.(\w+)\.lowerAscii\(\)$/.exec(expression);
+    const lowercased = match === null ? undefined : { claim: match[2], prefix: match[1] };
+    return lowercased !== undefined && lowercasedUsernameExpression(lowercased) === expression ? { ...lowercased, lowercase: true } : { ...asWritten, lowercase: false };
 }
 
 function asObject(value: unknown): Record<string, unknown> {

@@ -7,13 +7,12 @@
 // together with the new documents.
 import { createHash } from "node:crypto";
 import { stringify } from "yaml";
-import type { TalosVersion } from "../config/types";
-import type { OidcContract } from "../contract/contract";
+import { FIRST_TALOS_MINOR_WITH_AUTH_DOCUMENT, type TalosVersion } from "../config/types";
+import type { ClaimMapping, OidcContract } from "../contract/contract";
 
 /** Where Talos ≤1.13 writes the issuer CA on the host (only /var is writable) and where the apiserver sees it. */
 export const CA_HOST_DIR = "/var/etc/kubernetes/oidc";
 const CA_MOUNT_DIR = "/etc/kubernetes/oidc";
-const FIRST_TALOS_MINOR_WITH_AUTH_DOCUMENT = 14;
 
 export type TalosPatchMode = "extraArgs" | "authenticationConfig";
 
@@ -89,6 +88,22 @@ export function staticHostDocument(address: string, host: string): Record<string
     return { apiVersion: "v1alpha1", kind: "StaticHostConfig", name: address, hostnames: [host] };
 }
 
+/**
+ * The user name as a CEL expression: the claim lowercased, then prefixed.
+ * GitHub keeps an email's case as its owner typed it, so without this
+ * `Ned@devantler.tech` would never match a binding for `ned@devantler.tech`.
+ * The flags (Talos ≤1.13) cannot transform a claim.
+ */
+export function lowercasedUsernameExpression(mapping: ClaimMapping): string {
+    return `${JSON.stringify(mapping.prefix)} + claims.${mapping.claim}.lowerAscii()`;
+}
+
+/**
+ * The claim form refuses a token whose email_verified is false; an expression
+ * over claims.email must say so itself (the apiserver refuses it otherwise).
+ */
+const EMAIL_VERIFIED_RULE = { expression: "claims.?email_verified.orValue(true) == true", message: "the email is not verified" };
+
 /** The AuthenticationConfiguration the apiserver reads with --authentication-config. */
 export function authenticationConfiguration(contract: OidcContract) {
     return {
@@ -102,8 +117,9 @@ export function authenticationConfiguration(contract: OidcContract) {
                     audiences: [contract.audience],
                     ...(contract.issuerCaPem ? { certificateAuthority: contract.issuerCaPem } : {}),
                 },
+                claimValidationRules: [EMAIL_VERIFIED_RULE],
                 claimMappings: {
-                    username: { claim: contract.username.claim, prefix: contract.username.prefix },
+                    username: { expression: lowercasedUsernameExpression(contract.username) },
                     groups: { claim: contract.groups.claim, prefix: contract.groups.prefix },
                 },
             },

@@ -6,7 +6,8 @@ import { parseAllDocuments } from "yaml";
 import { parseTalosVersion } from "../config/fields";
 import { oidcContract, type OidcContract } from "../contract/contract";
 import { talosApplyPlan, talosPatchDocuments } from "./plan";
-import { caFileName, talosDefaultAuthentication, talosPatchMode, TALOS_ANONYMOUS_HEALTH_PATHS, toYamlStream } from "./render";
+import { readApiServerOidc } from "./read";
+import { caFileName, kubeAuthenticationConfig, talosDefaultAuthentication, talosPatchMode, TALOS_ANONYMOUS_HEALTH_PATHS, toYamlStream } from "./render";
 import { makeCa } from "../test/support/pki";
 import { readReference } from "../test/support/reference";
 
@@ -98,7 +99,7 @@ describe("Talos apiserver patch", () => {
         });
     });
 
-    it("1.14's AuthenticationConfiguration carries the same issuer, audience, claims, prefixes and CA", () => {
+    it("1.14's AuthenticationConfiguration carries the same issuer, audience, claims, prefixes and CA, and lowercases the email", () => {
         const doc = talosPatchDocuments(contract(true), parseTalosVersion("v1.14")!)[0] as any;
         expect(doc.configuration).to.deep.equal({
             apiVersion: "apiserver.config.k8s.io/v1",
@@ -108,10 +109,21 @@ describe("Talos apiserver patch", () => {
             jwt: [
                 {
                     issuer: { url: "https://dex.platform.lan", audiences: ["kube-apiserver"], certificateAuthority: ca.certPem },
-                    claimMappings: { username: { claim: "email", prefix: "oidc:" }, groups: { claim: "groups", prefix: "oidc:" } },
+                    // An expression over claims.email must check email_verified itself, as the claim form does.
+                    claimValidationRules: [{ expression: "claims.?email_verified.orValue(true) == true", message: "the email is not verified" }],
+                    claimMappings: { username: { expression: '"oidc:" + claims.email.lowerAscii()' }, groups: { claim: "groups", prefix: "oidc:" } },
                 },
             ],
         });
+    });
+
+    it("reads the username mapping back whatever its form: a lowercasing expression as its claim and prefix, any other expression as written", () => {
+        const withUsername = (username: Record<string, string>) =>
+            toYamlStream([kubeAuthenticationConfig({ jwt: [{ issuer: { url: "https://dex.platform.lan", audiences: ["kube-apiserver"] }, claimMappings: { username } }] })]);
+        expect(readApiServerOidc(withUsername({ expression: '"sso:" + claims.sub.lowerAscii()' }))[0].username).to.deep.equal({ claim: "sub", prefix: "sso:", lowercase: true });
+        const foreign = 'claims.sub + "@example.com"';
+        expect(readApiServerOidc(withUsername({ expression: foreign }))[0].username).to.deep.equal({ claim: foreign, prefix: "", lowercase: false });
+        expect(readApiServerOidc(withUsername({ claim: "email", prefix: "oidc:" }))[0].username).to.deep.equal({ claim: "email", prefix: "oidc:", lowercase: false });
     });
 
     it("1.13 writes the CA under /var, where Talos allows files, in a file named by its digest, mounted read-only", () => {

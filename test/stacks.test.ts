@@ -61,7 +61,8 @@ for (const [stack, expected] of Object.entries(STACKS)) {
 
                 it("maps email and groups with the oidc: prefix that the RBAC subjects use", () => {
                     const oidc = apiServerOidc(patched);
-                    expect(oidc.username).to.deep.equal({ claim: "email", prefix: "oidc:" });
+                    // Only the 1.14 document can lowercase the email; the flags take it as it is.
+                    expect(oidc.username).to.deep.equal({ claim: "email", prefix: "oidc:", lowercase: talosVersion === "v1.14" });
                     expect(oidc.groups).to.deep.equal({ claim: "groups", prefix: "oidc:" });
                     const subjects = one(patched.resources, "ClusterRoleBinding", "oidc-view").inputs.subjects;
                     expect(subjects).to.deep.equal([
@@ -79,10 +80,10 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             expect(expiry.refreshTokens).to.include({ validIfNotUsedFor: "168h", absoluteLifetime: "720h" });
         });
 
-        it("registers a public kubectl client for both of kubelogin's callback ports", () => {
+        it("registers a public kubectl client for both of kubelogin's callback ports and Dex's device-flow callback", () => {
             const client = dexConfigOf(run.resources).staticClients.find((c) => c.id === run.outputs.kubectlClientId)!;
             expect(client).to.include({ public: true });
-            expect(client.redirectURIs).to.deep.equal(["http://localhost:8000", "http://localhost:18000"]);
+            expect(client.redirectURIs).to.deep.equal(["http://localhost:8000", "http://localhost:18000", "/device/callback"]);
         });
 
         it("sends every Kubernetes object and GitHub team through the explicit providers, configured from the stack", () => {

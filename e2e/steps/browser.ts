@@ -56,6 +56,13 @@ export async function browserSteps({ outputs, cluster, pki, issuerCaPem, report 
         expectThat(visit.error === undefined, `the browser stopped: ${visit.error}\n${trail(visit)}`);
         return visit;
     };
+    /** `kubectl auth whoami` that needs the person to log in; their side first: when they got nowhere, their pages say why better than kubectl can. */
+    const login = (person: ReturnType<typeof personAs>, kubeconfig: string) => {
+        const before = browser.visits().length;
+        const result = person.kubectl(kubeconfig, "auth", "whoami", "-o", "json");
+        const visit = newVisit(before);
+        return { visit, username: whoami(result) };
+    };
 
     const ned1 = personAs(ned);
     const nedConfig = withBrowser("browser-ned");
@@ -65,11 +72,9 @@ export async function browserSteps({ outputs, cluster, pki, issuerCaPem, report 
             await Promise.all(PORTS.map((p) => listen(p).then(close)));
             const blockers = await Promise.all(taken.map(listen));
             try {
-                const person = index === 0 ? ned1 : personAs(ned);
-                const before = browser.visits().length;
-                const username = whoami(person.kubectl(nedConfig, "auth", "whoami", "-o", "json"));
+                const { visit, username } = login(index === 0 ? ned1 : personAs(ned), nedConfig);
                 expectThat(username === `oidc:${ned.email}`, `username ${username}`);
-                return `${username}: ${authCodeTrail(newVisit(before), port, outputs.kubectlClientId)}`;
+                return `${username}: ${authCodeTrail(visit, port, outputs.kubectlClientId)}`;
             } finally {
                 await Promise.all(blockers.map(close));
             }
@@ -83,15 +88,14 @@ export async function browserSteps({ outputs, cluster, pki, issuerCaPem, report 
         return `${before} browser runs so far, none for this call`;
     });
 
-    const ned3 = personAs(ned);
+    const headlessNed = personAs(ned);
     await report.check("4b. headless: the device flow, the person opening the printed URL on another device", async () => {
-        const person = ned3;
         const before = browser.visits().length;
         const config = cluster.kubeconfig("headless-ned", parse(outputs.kubeconfigUserHeadless));
-        const result = await runReadingUrl(kubectl, ["--kubeconfig", config, "auth", "whoami", "-o", "json"], person.env, (url) => run(browser.command, [url], person.env).status === 0);
+        const result = await runReadingUrl(kubectl, ["--kubeconfig", config, "auth", "whoami", "-o", "json"], headlessNed.env, (url) => run(browser.command, [url], headlessNed.env).status === 0);
+        const visit = newVisit(before);
         const username = whoami(result);
         expectThat(username === `oidc:${ned.email}`, `username ${username}`);
-        const visit = newVisit(before);
         const verification = new URL(visit.opened);
         expectThat(verification.origin === outputs.issuerUrl && verification.searchParams.has("user_code"), `kubelogin printed ${visit.opened}`);
         expectThat(visit.pages.some((p) => p.form?.includes("user_code")), "Dex never showed the user code to confirm");
@@ -102,7 +106,7 @@ export async function browserSteps({ outputs, cluster, pki, issuerCaPem, report 
 
     await report.check("4b. the browser user shares the headless user's token cache: no second login", () => {
         const before = browser.visits().length;
-        const username = whoami(ned3.kubectl(nedConfig, "auth", "whoami", "-o", "json"));
+        const username = whoami(headlessNed.kubectl(nedConfig, "auth", "whoami", "-o", "json"));
         expectThat(browser.visits().length === before, "the browser was opened");
         return username;
     });
@@ -113,16 +117,15 @@ export async function browserSteps({ outputs, cluster, pki, issuerCaPem, report 
         expectThat(file.server === cluster.server && file.caPem === pki.ca.certPem, `the file points at ${file.server}, not the cluster at ${cluster.server} with its CA`);
         const path = join(runDir, "standalone.kubeconfig");
         writeFileSync(path, outputs.kubeconfig!);
-        const before = browser.visits().length;
-        const username = whoami(personAs(ned).kubectl(path, "auth", "whoami", "-o", "json"));
+        const { visit, username } = login(personAs(ned), path);
         expectThat(username === `oidc:${ned.email}`, `username ${username}`);
-        return `context ${file.context}: ${username}, ${authCodeTrail(newVisit(before), PORTS[0], outputs.kubectlClientId)}`;
+        return `context ${file.context}: ${username}, ${authCodeTrail(visit, PORTS[0], outputs.kubectlClientId)}`;
     });
 
     if (readApiServerOidc(outputs.talosPatch)[0].username.lowercase) {
         await report.check("4b. a mixed-case email maps to the lowercase oidc: user", () => {
             const person = personAs(nedMixed);
-            const username = whoami(person.kubectl(withBrowser("browser-ned-mixed"), "auth", "whoami", "-o", "json"));
+            const { username } = login(person, withBrowser("browser-ned-mixed"));
             const email = jwtClaims(cachedTokens(person.home).id_token).email;
             expectThat(email === nedMixed.email && username === `oidc:${nedMixed.email.toLowerCase()}`, `token email ${email}, username ${username}`);
             return `token email ${email}, username ${username}`;

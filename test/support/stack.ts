@@ -7,6 +7,7 @@ import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { parse } from "yaml";
 import { PROJECT } from "../../config/types";
 import { platformAuth, type ClusterAccess } from "../../program";
+import { programObjects } from "../../preflight/existing";
 
 export const REPO_ROOT = join(__dirname, "..", "..", "..");
 
@@ -32,11 +33,13 @@ MockMonitor.prototype.registerResource = function (this: MockMonitor, req: any, 
 
 export type Outputs = Awaited<ReturnType<typeof platformAuth>>;
 
-/** A cluster that serves whatever the exposure preflight asks about; tests of the preflight pass their own. */
-export const readyCluster: ClusterAccess = () => async (path) => ({
-    status: 200,
-    body: JSON.stringify(path.endsWith("/v1") ? { resources: [{ name: "httproutes" }] } : {}),
-});
+const PROGRAM_OBJECT_PATHS = new Set((["httproute", "ingress"] as const).flatMap((kind) => programObjects(kind).map((object) => object.path)));
+
+/** A fresh cluster: it serves whatever the exposure preflight asks about and holds none of the program's objects; tests of the preflight pass their own. */
+export const readyCluster: ClusterAccess = () => async (path) =>
+    PROGRAM_OBJECT_PATHS.has(path)
+        ? { status: 404, body: JSON.stringify({ kind: "Status", reason: "NotFound" }) }
+        : { status: 200, body: JSON.stringify(path.endsWith("/v1") ? { resources: [{ name: "httproutes" }] } : {}) };
 
 export interface StackRun {
     resources: RecordedResource[];
