@@ -61,9 +61,12 @@ interface IssuerTls {
 
 async function main(): Promise<void> {
     const issuerHosts = STACKS.map((stack) => `dex.${stackFileConfig(stack)["platform-auth:domain"]}`);
-    if (process.env[INSIDE_NAMESPACE] !== "1") return reexecWithHostsEntry(issuerHosts);
-
-    console.log("e2e: building or reusing the real components (cached by version)");
+    if (process.env[INSIDE_NAMESPACE] !== "1") {
+        // Built (or found cached) out here: inside, the network namespace has loopback only.
+        console.log("e2e: building or reusing the real components (cached by version)");
+        buildTools(REPO_ROOT);
+        return reexecWithHostsEntry(issuerHosts);
+    }
     const tools = buildTools(REPO_ROOT);
     console.log(`e2e: ${Object.entries(tools.versions).map(([n, v]) => `${n} ${v}`).join(", ")}`);
     const report = new Report();
@@ -93,14 +96,18 @@ async function main(): Promise<void> {
     process.exitCode = report.failed === 0 ? 0 : 1;
 }
 
-/** Runs this script again in a private mount namespace where the issuers' names resolve to loopback. */
+/**
+ * Runs this script again in private mount and network namespaces: the issuers'
+ * names resolve to loopback, every port (Dex's 443, kubelogin's 8000 and
+ * 18000) is the run's own, and nothing the suite starts can reach beyond it.
+ */
 function reexecWithHostsEntry(issuerHosts: string[]): void {
     const hostsDir = mkdtempSync(join(tmpdir(), "platform-auth-hosts-"));
     const hosts = join(hostsDir, "hosts");
     writeFileSync(hosts, `${readFileSync("/etc/hosts", "utf8")}\n127.0.0.1 ${issuerHosts.join(" ")}\n`);
     const result = spawnSync(
         "unshare",
-        ["--mount", "--propagation", "private", "--", "sh", "-c", 'mount --bind "$1" /etc/hosts && shift && exec "$@"', "sh", hosts, process.execPath, __filename],
+        ["--mount", "--net", "--propagation", "private", "--", "sh", "-c", 'ip link set lo up && mount --bind "$1" /etc/hosts && shift && exec "$@"', "sh", hosts, process.execPath, __filename],
         { env: { ...process.env, [INSIDE_NAMESPACE]: "1" }, stdio: "inherit" },
     );
     rmSync(hostsDir, { recursive: true, force: true });

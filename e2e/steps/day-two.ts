@@ -41,7 +41,7 @@ async function userMachine(ctx: EngineContext, mode: ModeContext): Promise<UserM
     copyFileSync(ctx.cluster.contextKubeconfig(`admin@${ctx.stack}`), join(home, ".kube", "config"));
     const env: NodeJS.ProcessEnv = { ...ctx.engine.env, HOME: home, KUBECONFIG: undefined };
     // kubelogin opens Dex's login page in the default browser; the stand-in fills in the form as ned would.
-    const browser = installBrowser(join(ctx.runDir, "browser"), mode.issuerCaPem);
+    const browser = installBrowser(join(ctx.runDir, "day-two-browser"), mode.issuerCaPem);
     const atBrowser = { ...env, ...browser.env({ login: ned.email, password: ned.password }), PATH: `${browser.dir}:${env.PATH}` };
 
     await ctx.report.check("11. the user made by setCredentialsCommand and setContextCommand logs in through the browser flow", () => {
@@ -107,17 +107,18 @@ async function doctorSteps(ctx: EngineContext, mode: ModeContext, user: UserMach
     await report.check("11. doctor: with Dex stopped, the issuer is unreachable and the fix points at Dex's pods", () => expectDoctorRed(ctx, user, { [CHECKS.discovery]: "deploy/dex" }));
     await mode.dex.restart("dex-after-doctor");
 
-    const pulumi = async (...args: string[]) => {
-        const result = await engine.pulumi(projectDir, [...args, "--stack", stack, "--non-interactive"]);
-        expectThat(result.status === 0, `pulumi ${args[0]} failed: ${result.stderr || result.stdout}`);
+    const pulumi = async (command: string[], ...args: string[]) => {
+        const result = await engine.pulumi(projectDir, [...command, "--stack", stack, "--non-interactive", ...args]);
+        expectThat(result.status === 0, `pulumi ${command.join(" ")} failed: ${result.stderr || result.stdout}`);
     };
-    await pulumi("config", "set", "issuerCaPem", "--", makeCa("a CA that did not sign the issuer").certPem);
-    await pulumi("up", "--yes", "--skip-preview");
+    const setIssuerCa = (pem: string) => pulumi(["config", "set"], "issuerCaPem", "--", pem);
+    await setIssuerCa(makeCa("a CA that did not sign the issuer").certPem);
+    await pulumi(["up", "--yes", "--skip-preview"]);
     await report.check("11. doctor: with issuerCaPem set to a CA that did not sign the issuer, the fix names issuerCaPem, and the user's entry is drift", () =>
         expectDoctorRed(ctx, user, { [CHECKS.discovery]: "issuerCaPem", [CHECKS.kubeconfig]: "setCredentialsCommand" }),
     );
-    await pulumi("config", "set", "issuerCaPem", "--", mode.issuerCaPem);
-    await pulumi("up", "--yes", "--skip-preview");
+    await setIssuerCa(mode.issuerCaPem);
+    await pulumi(["up", "--yes", "--skip-preview"]);
 
     const original = cluster.apiServer.process.spawnargs.slice(1);
     await restartApiServer(ctx, "kube-apiserver-other-audience", otherAudience(original, ctx.runDir));
