@@ -2,6 +2,7 @@
 // merely importing the SDKs it uses. Each sample is a fresh Node process, and
 // the two kinds of sample alternate, so both see the same machine state.
 import { spawnSync } from "node:child_process";
+import { median } from "../e2e/report";
 import { makeCa } from "../test/support/pki";
 
 const SAMPLES = 7;
@@ -24,9 +25,6 @@ function sample(caPem: string, ...args: string[]): number {
     return Number(result.stdout);
 }
 
-function median(values: number[]): number {
-    return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-}
 
 function main(): void {
     console.log(`evaluation time under the mock engine vs a bare import of ${SDKS.join(", ")} (median of ${SAMPLES} interleaved runs)`);

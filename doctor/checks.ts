@@ -3,7 +3,7 @@
 // fail, and for a failure, the fix. A bare "Unauthorized" has many causes;
 // these tell them apart from the outside, in the order a login walks them.
 import type { Exposure } from "../config/types";
-import { parseStackOutputs, type StackOutputs } from "./stack";
+import { parseJson, parseStackOutputs, type StackOutputs } from "./stack";
 
 export type Status = "pass" | "fail" | "skip";
 
@@ -163,13 +163,4 @@ interface Condition {
 
 function condition(conditions: Condition[] | undefined, type: string): Condition | undefined {
     return (conditions ?? []).find((c) => c.type === type);
-}
-
-export function parseJson(text: string): Record<string, any> | undefined {
-    try {
-        const value = JSON.parse(text);
-        return typeof value === "object" && value !== null ? value : undefined;
-    } catch {
-        return undefined;
-    }
 }

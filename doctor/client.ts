@@ -4,7 +4,8 @@
 import { parse, stringify } from "yaml";
 import { readKubeloginUser, type KubeloginSettings } from "../kubeconfig/read";
 import { readApiServerOidc } from "../talos/read";
-import { CHECKS, fail, firstLine, kubectlFailureFix, parseJson, pass, skip, type CheckResult, type CommandResult } from "./checks";
+import { CHECKS, fail, firstLine, kubectlFailureFix, pass, skip, type CheckResult, type CommandResult } from "./checks";
+import { parseJson } from "./stack";
 import type { StackOutputs } from "./stack";
 
 export function kubeloginCheck(result: CommandResult): CheckResult {

@@ -39,7 +39,7 @@ export function parseStackSettings(json: string): StackSettings {
     const config = JSON.parse(json) as Record<string, { value?: string }>;
     const object = (key: string) => {
         const text = config[`platform-auth:${key}`]?.value;
-        return text === undefined ? undefined : (JSON.parse(text) as Record<string, unknown>);
+        return text === undefined ? undefined : parseJson(text);
     };
     const ignore = () => undefined;
     return {
@@ -52,4 +52,14 @@ export function parseStackSettings(json: string): StackSettings {
 /** Where the issuer's trust comes from: the CA in the kubeconfigUser output, or the system's roots. */
 export function issuerTrust(caPem: string | undefined): { caPem?: string; label: string } {
     return caPem ? { caPem, label: "the CA in kubeconfigUser (issuerCaPem)" } : { label: "the system's trusted roots" };
+}
+
+/** JSON text as an object, or undefined for anything else (not JSON, or not an object). */
+export function parseJson(text: string): Record<string, any> | undefined {
+    try {
+        const value = JSON.parse(text);
+        return typeof value === "object" && value !== null ? value : undefined;
+    } catch {
+        return undefined;
+    }
 }

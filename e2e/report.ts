@@ -42,3 +42,8 @@ export function expectThat(condition: boolean, message: string): void {
 export function firstLine(text: string): string {
     return text.trim().split("\n")[0];
 }
+
+/** The median of measurements (the upper one of an even count). */
+export function median(values: number[]): number {
+    return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+}

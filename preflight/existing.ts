@@ -78,10 +78,11 @@ function programObject(kind: string, name: string, namespace?: string): ProgramO
 }
 
 /**
- * Who other than this program owns `live`. Pulumi's kubernetes provider applies
+ * Who other than a Pulumi program owns `live`. Pulumi's kubernetes provider applies
  * as `pulumi-kubernetes-<random>` (Server-Side Apply), `pulumi-kubernetes` (its
  * client-side mode) or the legacy `pulumi-resource-kubernetes`. Entries on a
  * subresource are controllers writing status, which never meets the apply.
+ * Another Pulumi stack owning the same objects is not told apart from this one.
  */
 export function foreignManagers(live: { metadata?: { managedFields?: (FieldManager & { subresource?: string })[] } }): FieldManager[] {
     const entries = (live.metadata?.managedFields ?? []).filter((entry) => !entry.subresource);

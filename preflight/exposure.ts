@@ -29,7 +29,8 @@ export async function checkExposure(exposure: Exposure, context: string, get: Cl
 
 async function checkGateway(exposure: Extract<Exposure, { kind: "httproute" }>, where: string, get: ClusterGet, result: PreflightResult): Promise<void> {
     const api = await get(GATEWAY_API);
-    const served = api.status === 200 && (JSON.parse(api.body).resources ?? []).some((r: { name: string }) => r.name === "httproutes");
+    const served = api.status === 200 && (jsonBody(api.body)?.resources ?? []).some((r: { name: string }) => r.name === "httproutes");
+    if (api.status === 200 && jsonBody(api.body) === undefined) return denied(result, where, GATEWAY_API, api.status);
     if (api.status === 404 || (api.status === 200 && !served)) {
         result.problems.push({
             key: "exposure",
@@ -55,13 +56,22 @@ async function checkIngressClass(className: string, where: string, get: ClusterG
     const ingressClass = await get(path);
     if (ingressClass.status === 404) {
         const list = await get(INGRESS_CLASSES);
-        const known = list.status === 200 ? (JSON.parse(list.body).items ?? []).map((i: { metadata: { name: string } }) => i.metadata.name) : [];
+        const known = list.status === 200 ? (jsonBody(list.body)?.items ?? []).map((i: { metadata: { name: string } }) => i.metadata.name) : [];
         result.problems.push({
             key: "exposure.className",
             message: `"${className}" is not an IngressClass of ${where}${known.length ? `; it has ${known.join(", ")}` : ""}. Set exposure.className to one it has, or use { kind: httproute, ... }.`,
         });
     } else if (ingressClass.status !== 200) {
         denied(result, where, path, ingressClass.status);
+    }
+}
+
+/** A proxy or login page may answer instead of the apiserver: not JSON is not an answer. */
+function jsonBody(text: string): Record<string, any> | undefined {
+    try {
+        return JSON.parse(text) as Record<string, any>;
+    } catch {
+        return undefined;
     }
 }
 

@@ -22,7 +22,10 @@ npm ci --no-audit --no-fund >&2
 # The policy pack is its own package: `pulumi preview --policy-pack policy` and the e2e load it from there.
 (cd policy && npm ci --no-audit --no-fund >&2)
 if [ "${1:-}" = --with-pulumi ]; then
-  if ! command -v pulumi >/dev/null; then
+  if [ -x "$tools/pulumi/bin/pulumi" ]; then
+    # Installed by an earlier run; a new shell just needs it on PATH again.
+    path="$path:$tools/pulumi/bin"
+  elif ! command -v pulumi >/dev/null; then
     # Pulumi's official installer; it needs internet access to get.pulumi.com.
     curl -fsSL https://get.pulumi.com | sh -s -- --install-root "$tools/pulumi" --no-edit-path >&2
     path="$path:$tools/pulumi/bin"

@@ -49,7 +49,9 @@ for (const [stack, expected] of Object.entries(STACKS)) {
         it("applies only once Dex and the read-only RBAC exist", () => {
             const urns = dependencies.get("talos-apply") ?? [];
             expect(urns.some((urn) => urn.endsWith("::dex")), "Dex's objects").to.equal(true);
-            expect(urns.some((urn) => urn.includes("ClusterRoleBinding")), "the RBAC's bindings").to.equal(true);
+            // The read-only bindings themselves, not Dex's own ClusterRoleBinding.
+            expect(urns.some((urn) => urn.endsWith("::rbac-oidc-view")), "the oidc-view binding").to.equal(true);
+            expect(urns.some((urn) => urn.endsWith("::rbac-oidc-cluster-reader")), "the oidc-cluster-reader binding").to.equal(true);
         });
     });
 }

@@ -40,8 +40,8 @@ export interface TalosApplyPlan {
     mode: TalosPatchMode;
     /** Merged in place by Talos: applied every time. */
     always: Record<string, unknown>[];
-    /** An extended regex that matches a line of the live config while `always` (this issuer's) is applied. */
-    presentWhen: string;
+    /** Extended regexes that each match a line of the live config while `always` is applied in full. */
+    inSyncWhen: string[];
     appendOnce: AppendOnce[];
     /** Each takes one setting this mode may have made off again, where present. */
     revert: PlanPart[];
@@ -64,7 +64,8 @@ export function talosApplyPlan(contract: OidcContract, version: TalosVersion, is
             ...common,
             mode: "authenticationConfig",
             always: [kubeAuthenticationConfig(authenticationConfiguration(contract))],
-            presentWhen: line("url", contract.issuerUrl),
+            // The issuer and its audience; the rest of the document is checked by Talos when applied.
+            inSyncWhen: [line("url", contract.issuerUrl), `^[[:space:]]*- ${escape(contract.audience)}$`],
             appendOnce: [],
             // Not a delete: Talos generates this document, and the default carries the anonymous rule.
             revert: [{ name: "AUTHENTICATION", presentWhen: "^[[:space:]]*jwt:$", document: talosDefaultAuthentication() }],
@@ -76,7 +77,8 @@ export function talosApplyPlan(contract: OidcContract, version: TalosVersion, is
         ...common,
         mode: "extraArgs",
         always: [{ cluster: { apiServer: { extraArgs: oidcApiServerArgs(contract) } } }],
-        presentWhen: line("oidc-issuer-url", contract.issuerUrl),
+        // Every flag with its value: a node with a stale CA path or a missing prefix is out of sync too.
+        inSyncWhen: Object.entries(oidcApiServerArgs(contract)).map(([flag, value]) => line(flag, value)),
         // The CA file and its mount are never reverted: removing a file entry needs a
         // reboot, and a trusted CA file alone grants nothing.
         appendOnce: caPem
@@ -103,9 +105,17 @@ function flagReverts(contract: OidcContract): PlanPart[] {
     }));
 }
 
-/** An extended regex for a line `key: value` of the live config (a list item's included). */
+/**
+ * An extended regex for a line `key: value` of the live config (a list item's
+ * included). YAML may quote the value (`'oidc:'`); `.?` allows that without a
+ * quote character, which the scripts' single-quoted arguments could not hold.
+ */
 function line(key: string, value: string): string {
-    return `^[[:space:]-]*${key}: ${value.replace(/[.[\]()*+?{}|^$\\]/g, "\\$&")}$`;
+    return `^[[:space:]-]*${key}: .?${escape(value)}.?$`;
+}
+
+function escape(text: string): string {
+    return text.replace(/[.[\]()*+?{}|^$\\]/g, "\\$&");
 }
 
 /** The whole patch as one set of documents, for people applying it by hand (the `talosPatch` output). */

@@ -7,14 +7,15 @@ import { parseTalosVersion } from "../config/fields";
 import { oidcContract } from "../contract/contract";
 import { makeCa } from "../test/support/pki";
 import { talosApplyPlan, type TalosApplyPlan } from "./plan";
-import { caFileName } from "./render";
+import { caFileName, oidcApiServerArgs } from "./render";
 import { talosApplyEnvironment, talosctlApplyScript, talosctlDriftCheckScript, talosctlMigrationCheckScript, talosctlRevertScript } from "./scripts";
 import { nodesInCallOrder, runWithStandIn } from "./talosctl-stand-in";
 
 const ca = makeCa("mkcert development CA");
 const v13 = parseTalosVersion("v1.13")!;
 const v14 = parseTalosVersion("v1.14")!;
-const plan13 = talosApplyPlan(oidcContract({ domain: "platform.lan", issuerCaPem: ca.certPem }), v13);
+const contract13 = oidcContract({ domain: "platform.lan", issuerCaPem: ca.certPem });
+const plan13 = talosApplyPlan(contract13, v13);
 const plan14 = talosApplyPlan(oidcContract({ domain: "platform.lan" }), v14);
 
 // How `talosctl get machineconfig -o yaml` shows a node's config (the stand-in adds the `spec: |`).
@@ -34,6 +35,22 @@ const patched13 = [
     "              mountPath: /etc/kubernetes/oidc",
     "",
 ].join("\n");
+/** A node with all of plan13 applied, flags printed as Talos prints them (YAML quotes `oidc:`). */
+const current13 = (args = oidcApiServerArgs(contract13)) =>
+    [
+        "machine:",
+        "    files:",
+        "        - content: x",
+        `          path: /var/etc/kubernetes/oidc/${caFileName(ca.certPem)}`,
+        "cluster:",
+        "    apiServer:",
+        "        extraArgs:",
+        ...Object.entries(args).map(([flag, value]) => `            ${flag}: ${value.endsWith(":") ? `'${value}'` : value}`),
+        "        extraVolumes:",
+        "            - hostPath: /var/etc/kubernetes/oidc",
+        "              mountPath: /etc/kubernetes/oidc",
+        "",
+    ].join("\n");
 const patched14 = "version: v1alpha1\n---\napiVersion: v1alpha1\nkind: KubeAuthenticationConfig\nconfiguration:\n    jwt:\n        - issuer:\n            url: https://dex.platform.lan\n";
 const hostDoc = (address: string, host = "dex.platform.lan") => `---\napiVersion: v1alpha1\nkind: StaticHostConfig\nname: ${address}\nhostnames:\n    - ${host}\n`;
 
@@ -130,12 +147,22 @@ describe("talosctl: the issuer's host entry", () => {
 });
 
 describe("talosctl drift check", () => {
-    const live = { "10.0.0.2": patched13, "10.0.0.3": fresh };
+    const live = { "10.0.0.2": current13(), "10.0.0.3": fresh };
     const check = (extra: Record<string, string>) => run(talosctlDriftCheckScript(plan13), plan13, live, { TALOS_DRY_RUN: "false", ...extra });
 
-    it("passes while every node has the settings, and changes nothing", () => {
-        const inSync = run(talosctlDriftCheckScript(plan13), plan13, { "10.0.0.2": patched13 }, { TALOS_DRY_RUN: "true" });
+    it("passes while every node has every setting, and changes nothing", () => {
+        const inSync = run(talosctlDriftCheckScript(plan13), plan13, { "10.0.0.2": current13() }, { TALOS_DRY_RUN: "true" });
         expect([inSync.exitCode, inSync.calls]).to.deep.equal([0, []]);
+    });
+
+    it("counts a node with a stale CA path or a missing flag as lost, not only one without the issuer", () => {
+        const args = oidcApiServerArgs(contract13);
+        const { "oidc-username-prefix": _, ...withoutPrefix } = args;
+        for (const node of [current13({ ...args, "oidc-ca-file": "/etc/kubernetes/oidc/old.pem" }), current13(withoutPrefix), patched13]) {
+            const drifted = run(talosctlDriftCheckScript(plan13), plan13, { "10.0.0.2": node }, { TALOS_DRY_RUN: "true" });
+            expect(drifted.exitCode, node).to.equal(1);
+            expect(drifted.stderr).to.contain("node(s) 10.0.0.2 lost");
+        }
     });
 
     it("fails, naming the node that lost them and how to re-apply, without touching a node", () => {

@@ -126,7 +126,7 @@ function library(plan: TalosApplyPlan): string[] {
               ]),
         "}",
         "in_sync() {",
-        `  has '${plan.presentWhen}' || return 1`,
+        ...plan.inSyncWhen.map((regex) => `  has '${regex}' || return 1`),
         ...plan.appendOnce.map((part) => `  has '${part.presentWhen}' || return 1`),
         '  [ -z "$TALOS_ISSUER_ADDRESS" ] || listed "$TALOS_ISSUER_ADDRESS" $(host_docs)',
         "}",

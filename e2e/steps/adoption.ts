@@ -13,7 +13,7 @@ import { stackFileConfig } from "../../test/support/stack";
 import { ned } from "../dex";
 import { run, waitFor } from "../processes";
 import { expectThat, firstLine } from "../report";
-import type { EngineContext } from "./context";
+import { onStack, type EngineContext } from "./context";
 
 /** The field manager standing in for Flux's kustomize-controller. */
 const FLUX = "flux";
@@ -50,8 +50,8 @@ const MANUAL_SETUP = [
 ];
 
 export async function adoptionSteps(ctx: EngineContext): Promise<void> {
-    const { engine, projectDir, stack, report, kubectl, cluster } = ctx;
-    const pulumi = (...args: string[]) => engine.pulumi(projectDir, [...args, "--stack", stack, "--non-interactive"]);
+    const { engine, stack, report, kubectl, cluster } = ctx;
+    const pulumi = (...args: string[]) => onStack(ctx, ...args);
     const admin = (...args: string[]) => kubectl(cluster.adminKubeconfig, ...args);
     // What `kubectl auth can-i --as` asks, as a SubjectAccessReview: can-i itself resolves the resource
     // through discovery, which knows no dex.coreos.com before Dex has made its CRDs, and then says no

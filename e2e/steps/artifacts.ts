@@ -9,7 +9,12 @@ import { run } from "../processes";
 import { expectThat, type Report } from "../report";
 
 export async function artifactSteps(outputs: Outputs, env: NodeJS.ProcessEnv, kubectl: Kubectl, runDir: string, report: Report): Promise<void> {
-    await report.check("1. the outputs come from the real engine", () => `issuer ${outputs.issuerUrl}, client ${outputs.kubectlClientId}, apiserver audience ${outputs.apiServerAudience}, patch mode ${outputs.talosPatchMode}`);
+    await report.check("1. the real engine's outputs are all there", () => {
+        const documented = ["issuerUrl", "kubectlClientId", "apiServerAudience", "kubeconfigUser", "kubeconfigUserHeadless", "setCredentialsCommand", "setCredentialsHeadlessCommand", "setContextCommand", "oidcLoginSetupCommand", "talosPatch", "talosPatchMode", "githubOAuthApp"] as const;
+        const missing = documented.filter((name) => !outputs[name]);
+        expectThat(missing.length === 0, `missing outputs: ${missing.join(", ")}`);
+        return `issuer ${outputs.issuerUrl}, client ${outputs.kubectlClientId}, apiserver audience ${outputs.apiServerAudience}, patch mode ${outputs.talosPatchMode}`;
+    });
     await report.check("1. setCredentialsCommand creates exactly the kubeconfigUser entry", () => {
         const kubeconfig = join(runDir, "set-credentials.kubeconfig");
         writeFileSync(kubeconfig, "apiVersion: v1\nkind: Config\n");

@@ -37,3 +37,8 @@ export interface ModeContext {
     /** A kubeconfig with the program's kubeconfigUser entry, logging in as `who` by password grant. */
     oidcKubeconfig(who: StaticUser, password?: string): string;
 }
+
+/** `pulumi <args>` on the run's stack, in its copy of the program, without prompts (`args` must not contain `--`). */
+export function onStack(ctx: Pick<EngineContext, "engine" | "projectDir" | "stack">, ...args: string[]): ReturnType<Engine["pulumi"]> {
+    return ctx.engine.pulumi(ctx.projectDir, [...args, "--stack", ctx.stack, "--non-interactive"]);
+}

@@ -108,6 +108,7 @@ async function doctorSteps(ctx: EngineContext, mode: ModeContext, user: UserMach
     await mode.dex.restart("dex-after-doctor");
 
     const pulumi = async (command: string[], ...args: string[]) => {
+        // The stack flags go before `args`, which may end in `-- <value>`.
         const result = await engine.pulumi(projectDir, [...command, "--stack", stack, "--non-interactive", ...args]);
         expectThat(result.status === 0, `pulumi ${command.join(" ")} failed: ${result.stderr || result.stdout}`);
     };

@@ -5,9 +5,9 @@ import { readDexConfig, type DexConfigFile } from "../../dex/read";
 import { readApiServerOidc } from "../../talos/read";
 import { programWarnings } from "../engine";
 import { reveal } from "../../test/support/resources";
-import type { Outputs, StackRun } from "../../test/support/stack";
+import { stackFileConfig, type Outputs, type StackRun } from "../../test/support/stack";
 import { expectThat, firstLine } from "../report";
-import type { EngineContext } from "./context";
+import { onStack, type EngineContext } from "./context";
 
 /** The keys a user sets by hand, then the stand-ins' addresses; `pulumi config set` as the README says. */
 export async function configureStack(ctx: EngineContext, userKeys: Record<string, string>): Promise<void> {
@@ -37,8 +37,8 @@ export async function preflightRefusalStep(ctx: EngineContext): Promise<void> {
 }
 
 export async function deploySteps(ctx: EngineContext, expected: StackRun): Promise<Outputs> {
-    const { engine, projectDir, stack, report, kubectl, cluster, github } = ctx;
-    const pulumi = (...args: string[]) => engine.pulumi(projectDir, [...args, "--stack", stack, "--non-interactive"]);
+    const { stack, report, kubectl, cluster, github } = ctx;
+    const pulumi = (...args: string[]) => onStack(ctx, ...args);
 
     await report.check("3. pulumi preview succeeds on the real engine", async () => {
         const preview = await pulumi("preview");
@@ -74,7 +74,9 @@ export async function deploySteps(ctx: EngineContext, expected: StackRun): Promi
     });
     await report.check("3. the GitHub stand-in was asked for exactly the configured teams and members", () => {
         const teams = github.teams();
-        expectThat(JSON.stringify(teams) === JSON.stringify({ platform: { devantler: "maintainer" } }), `teams ${JSON.stringify(teams)}`);
+        const configured = JSON.parse(stackFileConfig(stack)["platform-auth:githubTeams"]) as { slug: string; members?: { username: string; role?: string }[] }[];
+        const wanted = Object.fromEntries(configured.map((t) => [t.slug, Object.fromEntries((t.members ?? []).map((m) => [m.username, m.role ?? "member"]))]));
+        expectThat(JSON.stringify(teams) === JSON.stringify(wanted), `teams ${JSON.stringify(teams)}, configured ${JSON.stringify(wanted)}`);
         const unknown = github.calls.filter((c) => c.status === 404 && c.method !== "GET");
         expectThat(unknown.length === 0, `calls the stand-in does not serve: ${unknown.map((c) => `${c.method} ${c.path}`).join(", ")}`);
         return `${github.calls.length} calls: ${[...new Set(github.calls.map((c) => `${c.method} ${c.path.replace(/\d+/g, "{id}")}`))].join(", ")}`;

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import type { Cluster, Pki } from "../control-plane";
 import { ned } from "../dex";
 import { cachedTokens, clearTokenCache } from "../kubelogin";
-import { expectThat, firstLine } from "../report";
+import { expectThat, firstLine, median } from "../report";
 import type { ModeContext } from "./context";
 
 export async function faultSteps({ cluster, pki, dex, kubectl, home, report, oidcKubeconfig }: ModeContext): Promise<void> {
@@ -65,6 +65,5 @@ async function measureOverhead(cluster: Cluster, pki: Pki, token: string): Promi
     }
     oidc.destroy();
     cert.destroy();
-    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
     return `${(median(samples.oidc) / median(samples.cert)).toFixed(2)}x (${median(samples.oidc).toFixed(2)} ms vs ${median(samples.cert).toFixed(2)} ms, ${rounds} interleaved reads each)`;
 }

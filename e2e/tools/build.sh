@@ -9,6 +9,8 @@
 # engine (Pulumi and its plugins, kwok, CRDs), talos, lint; e2e is the first
 # three, all is every group. Prints the bin directories for PATH.
 set -euo pipefail
+# The prepare steps run inside $(...); without this, a failure there would go unnoticed.
+shopt -s inherit_errexit
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
@@ -61,6 +63,7 @@ copy_writable() { rm -rf "$2" && mkdir -p "$(dirname "$2")" && cp -r "$1" "$2" &
 build() {
   local name=$1 version=$2 prepare=$3 ldflags=$4; shift 4
   local out="$TOOLS_DIR/$name-$version" missing=() target
+  BUILT+=("$out")
   for target in "$@"; do [ -x "$out/${target%%=*}" ] || missing+=("$target"); done
   if [ ${#missing[@]} -eq 0 ]; then touch "$out/.complete"; log "$name $version cached"; return; fi
   log "building $name $version: ${missing[*]%%=*} (this can take minutes on a cold cache)"
@@ -146,6 +149,7 @@ prepare_talos-patch() {
 fetch_files() {
   local name=$1 version=$2 module=$3; shift 3
   local out="$TOOLS_DIR/$name-$version" d src sub
+  BUILT+=("$out")
   if [ -f "$out/.complete" ]; then log "$name $version cached"; return; fi
   d=$(wrapper "$name"); src=$(cd "$d" && go mod edit -require="$module" && module_dir "$module")
   mkdir -p "$out"
@@ -154,6 +158,7 @@ fetch_files() {
   touch "$out/.complete"
 }
 
+BUILT=()
 main() {
   mkdir -p "$TOOLS_DIR"
   local only=${1:-all}
@@ -203,10 +208,8 @@ main() {
   if wants lint; then
     build actionlint "$ACTIONLINT_VERSION" prepare_actionlint "" actionlint=github.com/rhysd/actionlint/cmd/actionlint
   fi
-  # Print the bin directories for PATH.
-  for d in "$TOOLS_DIR"/*/; do
-    if [ -f "$d/.complete" ]; then printf "%s\n" "${d%/}"; fi
-  done
+  # Print this version's bin directories for PATH (not those an older version left in the cache).
+  printf "%s\n" "${BUILT[@]}" | sort -u
 }
 
 main "$@"

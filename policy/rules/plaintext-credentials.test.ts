@@ -6,7 +6,7 @@ import { label, RULES } from "./resource";
 describe("policy: no-plaintext-credentials", () => {
     it("passes secrets taken by reference, non-credential literals, and a Dex config of $VARs", () => {
         const configMap = k8s("ConfigMap", "dex", { data: { "config.yaml": dexConfigYaml("$GITHUB_CLIENT_SECRET"), "log-level": "debug" } });
-        const secret = k8s("Secret", "dex-github", { stringData: { "client-secret": "s3cr3t-value", "config.yaml": dexConfigYaml("${GITHUB_CLIENT_SECRET}") } });
+        const secret = k8s("Secret", "dex-credentials", { stringData: { "client-secret": "s3cr3t-value", "config.yaml": dexConfigYaml("${GITHUB_CLIENT_SECRET}") } });
         for (const r of [restrictedPod(), configMap, secret]) expect(checkPlaintextCredentials(r), label(r)).to.deep.equal([]);
     });
 

@@ -8,6 +8,7 @@ export interface Rule {
     apiGroups?: string[];
     resources?: string[];
     verbs: string[];
+    resourceNames?: string[];
     nonResourceURLs?: string[];
 }
 
@@ -90,6 +91,8 @@ export class RbacModel {
             .flatMap((b) => this.rulesOf(b.roleRef.name))
             .some(
                 (rule) =>
+                    // A rule limited to named objects never grants a request that names none.
+                    !(rule.resourceNames?.length) &&
                     matches(rule.verbs, request.verb) &&
                     matches(rule.apiGroups ?? [], request.group ?? "") &&
                     matches(rule.resources ?? [], resource),
