@@ -44,7 +44,7 @@ export interface CaKey {
 }
 
 export const ISSUER_CA: CaKey = { key: "issuerCaPem", example: '"$(cat "$(mkcert -CAROOT)/rootCA.pem")"', ca: "the root CA (mkcert's rootCA.pem)" };
-export const API_SERVER_CA: CaKey = {
+const API_SERVER_CA: CaKey = {
     key: "apiServerCaPem",
     example: `"$(kubectl config view --raw --minify --context admin@<stack> -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d)"`,
     ca: "the cluster's CA (the admin kubeconfig's certificate-authority-data)",

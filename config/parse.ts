@@ -8,7 +8,7 @@ import { checkCaPem, checkDomain, emailDomain, ISSUER_CA, knownTalosVersions, no
 import { Reader, refuseUnknownFields } from "./reader";
 import { ConfigError, CREDENTIAL_API_GROUPS, FIRST_TALOS_MINOR_WITH_AUTH_DOCUMENT, TALOS_MIGRATION_TO_1_14, type ConfigProblem, type PlatformAuthConfig, type RawConfig } from "./types";
 
-export const GITHUB_OWNER_KEY = "github:owner";
+const GITHUB_OWNER_KEY = "github:owner";
 /** Provider settings the program reads to build its explicit providers; default providers are disabled. */
 export const PROVIDER_KEYS = [GITHUB_OWNER_KEY, "github:baseUrl", "kubernetes:context"];
 

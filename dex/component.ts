@@ -105,7 +105,7 @@ export class Dex extends pulumi.ComponentResource {
         const deployment = new k8s.apps.v1.Deployment(
             `${name}`,
             {
-                metadata: metadata("Deployment", "dex"),
+                metadata: metadata("Deployment", DEX_OBJECTS.workload),
                 spec: {
                     replicas: args.replicas,
                     selector: { matchLabels: dexLabels },
@@ -127,16 +127,16 @@ export class Dex extends pulumi.ComponentResource {
         );
         new k8s.policy.v1.PodDisruptionBudget(
             `${name}`,
-            { metadata: metadata("PodDisruptionBudget", "dex"), spec: { selector: { matchLabels: dexLabels }, ...dexDisruptionBudget(args.replicas) } },
+            { metadata: metadata("PodDisruptionBudget", DEX_OBJECTS.workload), spec: { selector: { matchLabels: dexLabels }, ...dexDisruptionBudget(args.replicas) } },
             { parent: this, dependsOn: [deployment] },
         );
-        new k8s.networking.v1.NetworkPolicy(`${name}`, { metadata: metadata("NetworkPolicy", "dex"), spec: dexNetworkPolicySpec() }, inNamespace);
+        new k8s.networking.v1.NetworkPolicy(`${name}`, { metadata: metadata("NetworkPolicy", DEX_OBJECTS.workload), spec: dexNetworkPolicySpec() }, inNamespace);
 
         const exposure = dexExposureSpec(args.exposure, args.host, DEX_OBJECTS.service);
         if (exposure.kind === "HTTPRoute") {
-            new k8s.apiextensions.CustomResource(`${name}-route`, { ...exposure, metadata: metadata(exposure.kind, "dex") }, { parent: this, dependsOn: [service] });
+            new k8s.apiextensions.CustomResource(`${name}-route`, { ...exposure, metadata: metadata(exposure.kind, DEX_OBJECTS.workload) }, { parent: this, dependsOn: [service] });
         } else {
-            new k8s.networking.v1.Ingress(`${name}-ingress`, { metadata: metadata(exposure.kind, "dex"), spec: exposure.spec }, { parent: this, dependsOn: [service] });
+            new k8s.networking.v1.Ingress(`${name}-ingress`, { metadata: metadata(exposure.kind, DEX_OBJECTS.workload), spec: exposure.spec }, { parent: this, dependsOn: [service] });
         }
 
         this.registerOutputs({});

@@ -28,7 +28,7 @@ export interface DexConfigInput {
  * --grant-type=device-code): Dex's own page, named by this relative path, and
  * only accepted for a client that lists it once it lists any redirect URI.
  */
-export const DEX_DEVICE_CALLBACK = "/device/callback";
+const DEX_DEVICE_CALLBACK = "/device/callback";
 /**
  * The grants kubectl's logins need: the browser flow, silent refresh, and the
  * device flow. Dex's default adds implicit, password and token exchange, which

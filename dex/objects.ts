@@ -8,7 +8,14 @@ export const DEX_NAMESPACE = "dex";
 const DEX_CONFIG_DIR = "/etc/dex";
 const DEX_CONFIG_PATH = `${DEX_CONFIG_DIR}/config.yaml`;
 /** Object names inside the Dex namespace; the pod template refers to them by name. */
-export const DEX_OBJECTS = { serviceAccount: "dex", configSecret: "dex-config", credentialsSecret: "dex-credentials", service: "dex" } as const;
+export const DEX_OBJECTS = {
+    serviceAccount: "dex",
+    configSecret: "dex-config",
+    credentialsSecret: "dex-credentials",
+    service: "dex",
+    /** The Deployment, its PodDisruptionBudget and NetworkPolicy, and the HTTPRoute or Ingress: one name, as `kubectl get` users expect. */
+    workload: "dex",
+} as const;
 /** The distroless image's non-root user. */
 const DEX_UID = 1001;
 

@@ -8,14 +8,12 @@
 // side only, for CI, which has no kubelogin, kubeconfig user or login).
 import { readKubeloginUser } from "../kubeconfig/read";
 import { parseExposure } from "../config/fields";
-import { DEX_NAMESPACE } from "../dex/objects";
+import { DEX_NAMESPACE, DEX_OBJECTS } from "../dex/objects";
 import { CHECKS, deploymentCheck, discoveryCheck, exposureResource, fail, jwksCheck, outputsCheck, routeCheck, skip, type CheckResult } from "./checks";
 import { cachedLogins, kubeconfigEntryCheck, kubeloginCheck, whoamiCheck } from "./client";
 import { httpsGet, kubeconfigFiles, kubectlIn, parseOptions, runCommand, runMain, stackSettings, tokenCacheFiles } from "./cli";
 import { issuerTrust } from "./stack";
 
-/** dex/component.ts names Dex's Deployment, HTTPRoute and Ingress alike. */
-const DEX_NAME = "dex";
 /** Long enough for a silent refresh, short enough not to sit out kubelogin's wait for a browser. */
 const WHOAMI_TIMEOUT_MS = 45_000;
 
@@ -53,8 +51,8 @@ async function doctor(): Promise<number> {
     const exposure = settings.exposure ?? parseExposure(undefined, () => undefined)!;
     if (context) {
         const kubectl = kubectlIn(context);
-        record(deploymentCheck(context, kubectl("get", "deployment", DEX_NAME, "-n", DEX_NAMESPACE, "-o", "json")));
-        record(routeCheck(exposure, context, kubectl("get", exposureResource(exposure), DEX_NAME, "-n", DEX_NAMESPACE, "-o", "json")));
+        record(deploymentCheck(context, kubectl("get", "deployment", DEX_OBJECTS.workload, "-n", DEX_NAMESPACE, "-o", "json")));
+        record(routeCheck(exposure, context, kubectl("get", exposureResource(exposure), DEX_OBJECTS.workload, "-n", DEX_NAMESPACE, "-o", "json")));
     } else {
         record(fail(CHECKS.deployment, "no admin context: the stack config is unreadable or sets no kubernetes:context", "pass the cluster's admin context with --context"));
         record(skip(exposure.kind === "httproute" ? CHECKS.route : CHECKS.ingress, "needs the admin context"));

@@ -11,6 +11,8 @@ const USAGE = "npm run revoke -- --stack <name> [--context <admin context>] <ema
 
 async function revoke(): Promise<number> {
     const options = parseOptions(process.argv.slice(2), USAGE);
+    // The doctor's options mean nothing here: refuse them rather than run as if they did.
+    if (options.oidcContext !== undefined || options.serverOnly) throw new Error(`--oidc-context and --server-only are the doctor's; usage: ${USAGE}`);
     const [email, ...extra] = options.positionals;
     if (!email || extra.length > 0) throw new Error(`give exactly one email; usage: ${USAGE}`);
     const settings = stackSettings(options.stack);

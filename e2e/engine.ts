@@ -30,7 +30,7 @@ export function copyFixture(repoRoot: string, name: string, dir: string): string
     return dir;
 }
 
-/** The engine's own notes on using the plugins built here (ambient, from PATH), as opposed to the program's warnings. */
+/** The warnings in the output, without the engine's notes about using the plugins built here (ambient, from PATH). */
 export function programWarnings(output: string): string[] {
     return output.split("\n").filter((line) => /warning:/i.test(line) && !/using pulumi-[a-z-]+ from \$PATH/.test(line));
 }

@@ -146,7 +146,7 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
 
         // 1. What users copy from the outputs, then 4.–7. logging in through what Pulumi created.
         const outputs = await stackOutputs(ctx);
-        await artifactSteps(outputs, env, kubectl, runDir, report);
+        await artifactSteps(outputs, expected.outputs, env, kubectl, runDir, report);
         await admissionSteps(cluster, kubectl, runDir, report);
         const dexToken = kubectl(cluster.adminKubeconfig, "create", "token", "dex", "-n", "dex", "--duration=2h");
         expectThat(dexToken.status === 0, `could not mint Dex's ServiceAccount token: ${dexToken.stderr}`);

@@ -2,7 +2,8 @@ import { expect } from "chai";
 import { parse } from "yaml";
 import { oidcContract } from "../contract/contract";
 import { readKubeconfigFile, readKubeloginUser } from "./read";
-import { kubeconfigFile, kubeconfigUserYaml, kubeloginArgs, oidcLoginSetupCommand, setContextCommand, setCredentialsCommand, shellQuote, type LoginFlow } from "./render";
+import { kubeconfigFile, kubeconfigUserYaml, kubeloginArgs, oidcLoginSetupCommand, setContextCommand, setCredentialsCommand, type LoginFlow } from "./render";
+import { shellQuote } from "../config/shell";
 import { makeCa } from "../test/support/pki";
 import { runStack } from "../test/support/stack";
 import { STACKS } from "../test/support/stacks";
@@ -102,10 +103,6 @@ describe("kubeconfig outputs", () => {
         const words = shellWords(oidcLoginSetupCommand(prod));
         expect(words.slice(0, 3)).to.deep.equal(["kubectl", "oidc-login", "setup"]);
         expect(words.slice(3)).to.deep.equal(PROD_ARGS.slice(2));
-    });
-
-    it("the context joins the OIDC user to the stack's cluster", () => {
-        expect(setContextCommand("prod", "talos-prod")).to.equal("kubectl config set-context oidc@prod --cluster=talos-prod --user=oidc-prod");
     });
 
     it("quotes what the shell would otherwise split or expand", () => {

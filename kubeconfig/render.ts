@@ -6,6 +6,7 @@
 import { stringify } from "yaml";
 import type { ApiServerEndpoint } from "../config/types";
 import type { OidcContract } from "../contract/contract";
+import { shellQuote } from "../config/shell";
 
 const EXEC_API_VERSION = "client.authentication.k8s.io/v1";
 /** kubelogin opens a browser or prints a URL; it needs no terminal input. */
@@ -103,8 +104,4 @@ export function oidcLoginSetupCommand(contract: OidcContract): string {
     return ["kubectl", ...kubeloginArgs(contract, "browser")]
         .map((arg) => (arg === "get-token" ? "setup" : shellQuote(arg)))
         .join(" ");
-}
-
-export function shellQuote(arg: string): string {
-    return /^[A-Za-z0-9@%+=:,./_-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }

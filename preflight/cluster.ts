@@ -69,3 +69,12 @@ export function clusterGet(context: string, paths = kubeconfigPaths()): ClusterG
             req.end();
         });
 }
+
+/** A proxy or login page may answer instead of the apiserver: not JSON is not an answer. */
+export function jsonBody(text: string): Record<string, any> | undefined {
+    try {
+        return JSON.parse(text) as Record<string, any>;
+    } catch {
+        return undefined;
+    }
+}

@@ -88,6 +88,9 @@ describe("existing objects preflight", () => {
         expect(unreachable).to.deep.include({ problems: [] });
         expect(unreachable.warnings).to.have.length(1);
         expect(unreachable.warnings[0]).to.include("connection refused");
+        const proxyPage = await checkExisting(route, false, "ci", async () => ({ status: 200, body: "<html>sign in</html>" }));
+        expect(proxyPage.problems).to.deep.equal([]);
+        expect(proxyPage.warnings[0]).to.include("not JSON");
     });
 
     it("releases an applied manager by applying the bare identity as that manager, quoted for the shell", () => {

@@ -7,8 +7,9 @@
 // conflict, after the namespace and Dex already exist. By default such objects
 // are refused; `adoptExisting` takes exactly these over, and nothing else.
 import { adoptionKey, CREDENTIAL_API_GROUPS, type AdoptedObjects, type Exposure } from "../config/types";
-import { CannotAskCluster, type ClusterGet } from "./cluster";
+import { CannotAskCluster, jsonBody, type ClusterGet } from "./cluster";
 import type { PreflightResult } from "./exposure";
+import { shellQuote } from "../config/shell";
 
 export const MIGRATION_SECTION = 'README "Moving from the manual setup"';
 
@@ -99,13 +100,9 @@ function grantsCredentials(live: { rules?: { apiGroups?: string[] }[] }): boolea
 export function releaseCommand(object: ProgramObject, owner: FieldManager, context: string): string {
     const where = `${object.kind} ${object.name}${object.namespace ? ` -n ${object.namespace}` : ""}`;
     // Only an apply by the same manager gives up applied fields; an Update's entry can only be removed.
-    if (owner.operation !== "Apply") return `kubectl --context ${quote(context)} edit ${where} --show-managed-fields   # delete the entry of manager ${quote(owner.manager)}`;
+    if (owner.operation !== "Apply") return `kubectl --context ${shellQuote(context)} edit ${where} --show-managed-fields   # delete the entry of manager ${shellQuote(owner.manager)}`;
     const identity = { apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.name, ...(object.namespace ? { namespace: object.namespace } : {}) } };
-    return `echo '${JSON.stringify(identity)}' | kubectl --context ${quote(context)} apply --server-side --field-manager=${quote(owner.manager)} -f -`;
-}
-
-function quote(word: string): string {
-    return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+    return `echo '${JSON.stringify(identity)}' | kubectl --context ${shellQuote(context)} apply --server-side --field-manager=${shellQuote(owner.manager)} -f -`;
 }
 
 export async function checkExisting(exposure: Exposure, adopt: boolean, context: string, get: ClusterGet): Promise<ExistingResult> {
@@ -119,11 +116,11 @@ export async function checkExisting(exposure: Exposure, adopt: boolean, context:
             const answer = await get(object.path);
             if (object.kind === "Namespace") namespaceExists = answer.status !== 404;
             if (answer.status === 404) continue;
-            if (answer.status !== 200) {
-                result.warnings.push(`could not check whether ${describe(object)} exists: the cluster of kubernetes:context ${context} answered ${answer.status}; an object made outside this program would only show at \`pulumi up\`, as a Server-Side Apply conflict.`);
+            const live = answer.status === 200 ? jsonBody(answer.body) : undefined;
+            if (live === undefined) {
+                result.warnings.push(`could not check whether ${describe(object)} exists: the cluster of kubernetes:context ${context} answered ${answer.status}${answer.status === 200 ? " with something that is not JSON" : ""}; an object made outside this program would only show at \`pulumi up\`, as a Server-Side Apply conflict.`);
                 continue;
             }
-            const live = JSON.parse(answer.body);
             const owners = foreignManagers(live);
             if (owners.length === 0) continue;
             // Its rules list is atomic: the forced apply replaces it whole, so the grant cannot survive a takeover.

@@ -3,7 +3,7 @@
 // up only at `pulumi up`, after Dex is deployed, as an unknown kind or a route
 // that never attaches.
 import type { ConfigProblem, Exposure } from "../config/types";
-import { CannotAskCluster, type ClusterGet } from "./cluster";
+import { CannotAskCluster, jsonBody, type ClusterGet } from "./cluster";
 
 export interface PreflightResult {
     problems: ConfigProblem[];
@@ -29,16 +29,16 @@ export async function checkExposure(exposure: Exposure, context: string, get: Cl
 
 async function checkGateway(exposure: Extract<Exposure, { kind: "httproute" }>, where: string, get: ClusterGet, result: PreflightResult): Promise<void> {
     const api = await get(GATEWAY_API);
-    const served = api.status === 200 && (jsonBody(api.body)?.resources ?? []).some((r: { name: string }) => r.name === "httproutes");
-    if (api.status === 200 && jsonBody(api.body) === undefined) return denied(result, where, GATEWAY_API, api.status);
-    if (api.status === 404 || (api.status === 200 && !served)) {
+    const discovery = api.status === 200 ? jsonBody(api.body) : undefined;
+    // Neither served (404) nor an apiserver's discovery document (an error, a proxy's page): only a warning.
+    if (api.status !== 404 && discovery === undefined) return denied(result, where, GATEWAY_API, api.status);
+    if (api.status === 404 || !(discovery!.resources ?? []).some((r: { name: string }) => r.name === "httproutes")) {
         result.problems.push({
             key: "exposure",
             message: `is an httproute, but ${where} does not serve HTTPRoute (gateway.networking.k8s.io/v1); install the Gateway API CRDs and a Gateway, or set exposure to { kind: ingress, className: <class> }.`,
         });
         return;
     }
-    if (!served) return denied(result, where, GATEWAY_API, api.status);
     const path = `${GATEWAY_API}/namespaces/${exposure.gatewayNamespace}/gateways/${exposure.gatewayName}`;
     const gateway = await get(path);
     if (gateway.status === 404) {
@@ -63,15 +63,6 @@ async function checkIngressClass(className: string, where: string, get: ClusterG
         });
     } else if (ingressClass.status !== 200) {
         denied(result, where, path, ingressClass.status);
-    }
-}
-
-/** A proxy or login page may answer instead of the apiserver: not JSON is not an answer. */
-function jsonBody(text: string): Record<string, any> | undefined {
-    try {
-        return JSON.parse(text) as Record<string, any>;
-    } catch {
-        return undefined;
     }
 }
 

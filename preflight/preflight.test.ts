@@ -62,6 +62,9 @@ describe("exposure preflight", () => {
         const unreachable = await checkExposure(ingress, "ci", () => Promise.reject(new CannotAskCluster("connection refused")));
         expect(unreachable.problems).to.deep.equal([]);
         expect(unreachable.warnings[0]).to.include("connection refused");
+        const proxyPage = await checkExposure(route, "ci", async () => ({ status: 200, body: "<html>sign in</html>" }));
+        expect(proxyPage).to.deep.equal({ problems: [], warnings: [proxyPage.warnings[0]] });
+        expect(proxyPage.warnings[0]).to.include("answered 200");
     });
 });
 

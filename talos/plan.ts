@@ -123,7 +123,7 @@ export function talosPatchDocuments(contract: OidcContract, version: TalosVersio
     const plan = talosApplyPlan(contract, version, issuerAddress);
     const host = plan.hostEntry ? [plan.hostEntry.document] : [];
     const parts = [...plan.always, ...plan.appendOnce.map((part) => part.document)];
-    return [...(plan.appendOnce.length === 0 ? parts : [mergeDocuments(parts)]), ...host];
+    return [mergeDocuments(parts), ...host];
 }
 
 /** Deep-merges plain objects (the patch parts never collide on a list). */

@@ -20,23 +20,8 @@ const plan14 = talosApplyPlan(oidcContract({ domain: "platform.lan" }), v14);
 
 // How `talosctl get machineconfig -o yaml` shows a node's config (the stand-in adds the `spec: |`).
 const fresh = "version: v1alpha1\nmachine:\n    type: controlplane\n";
-const patched13 = [
-    "machine:",
-    "    files:",
-    "        - content: x",
-    `          path: /var/etc/kubernetes/oidc/${caFileName(ca.certPem)}`,
-    "cluster:",
-    "    apiServer:",
-    "        extraArgs:",
-    "            oidc-issuer-url: https://dex.platform.lan",
-    "            oidc-ca-file: /etc/kubernetes/oidc/old.pem",
-    "        extraVolumes:",
-    "            - hostPath: /var/etc/kubernetes/oidc",
-    "              mountPath: /etc/kubernetes/oidc",
-    "",
-].join("\n");
-/** A node with all of plan13 applied, flags printed as Talos prints them (YAML quotes `oidc:`). */
-const current13 = (args = oidcApiServerArgs(contract13)) =>
+/** A 1.13 node with the CA file and mount and these flags, printed as Talos prints them (YAML quotes `oidc:`); by default all of plan13. */
+const node13 = (args = oidcApiServerArgs(contract13)) =>
     [
         "machine:",
         "    files:",
@@ -51,6 +36,8 @@ const current13 = (args = oidcApiServerArgs(contract13)) =>
         "              mountPath: /etc/kubernetes/oidc",
         "",
     ].join("\n");
+/** An older apply: the issuer, and a CA file the flag no longer names. */
+const patched13 = node13({ "oidc-issuer-url": "https://dex.platform.lan", "oidc-ca-file": "/etc/kubernetes/oidc/old.pem" });
 const patched14 = "version: v1alpha1\n---\napiVersion: v1alpha1\nkind: KubeAuthenticationConfig\nconfiguration:\n    jwt:\n        - issuer:\n            url: https://dex.platform.lan\n";
 const hostDoc = (address: string, host = "dex.platform.lan") => `---\napiVersion: v1alpha1\nkind: StaticHostConfig\nname: ${address}\nhostnames:\n    - ${host}\n`;
 
@@ -147,18 +134,18 @@ describe("talosctl: the issuer's host entry", () => {
 });
 
 describe("talosctl drift check", () => {
-    const live = { "10.0.0.2": current13(), "10.0.0.3": fresh };
+    const live = { "10.0.0.2": node13(), "10.0.0.3": fresh };
     const check = (extra: Record<string, string>) => run(talosctlDriftCheckScript(plan13), plan13, live, { TALOS_DRY_RUN: "false", ...extra });
 
     it("passes while every node has every setting, and changes nothing", () => {
-        const inSync = run(talosctlDriftCheckScript(plan13), plan13, { "10.0.0.2": current13() }, { TALOS_DRY_RUN: "true" });
+        const inSync = run(talosctlDriftCheckScript(plan13), plan13, { "10.0.0.2": node13() }, { TALOS_DRY_RUN: "true" });
         expect([inSync.exitCode, inSync.calls]).to.deep.equal([0, []]);
     });
 
     it("counts a node with a stale CA path or a missing flag as lost, not only one without the issuer", () => {
         const args = oidcApiServerArgs(contract13);
         const { "oidc-username-prefix": _, ...withoutPrefix } = args;
-        for (const node of [current13({ ...args, "oidc-ca-file": "/etc/kubernetes/oidc/old.pem" }), current13(withoutPrefix), patched13]) {
+        for (const node of [node13({ ...args, "oidc-ca-file": "/etc/kubernetes/oidc/old.pem" }), node13(withoutPrefix), patched13]) {
             const drifted = run(talosctlDriftCheckScript(plan13), plan13, { "10.0.0.2": node }, { TALOS_DRY_RUN: "true" });
             expect(drifted.exitCode, node).to.equal(1);
             expect(drifted.stderr).to.contain("node(s) 10.0.0.2 lost");

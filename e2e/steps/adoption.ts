@@ -51,7 +51,6 @@ const MANUAL_SETUP = [
 
 export async function adoptionSteps(ctx: EngineContext): Promise<void> {
     const { engine, stack, report, kubectl, cluster } = ctx;
-    const pulumi = (...args: string[]) => onStack(ctx, ...args);
     const admin = (...args: string[]) => kubectl(cluster.adminKubeconfig, ...args);
     // What `kubectl auth can-i --as` asks, as a SubjectAccessReview: can-i itself resolves the resource
     // through discovery, which knows no dex.coreos.com before Dex has made its CRDs, and then says no
@@ -89,7 +88,7 @@ export async function adoptionSteps(ctx: EngineContext): Promise<void> {
     });
 
     await report.check(`3. manual setup: pulumi preview refuses, naming each object, its owner and ${MIGRATION_SECTION}, before anything exists`, async () => {
-        const preview = await pulumi("preview");
+        const preview = await onStack(ctx, "preview");
         const text = preview.stdout + preview.stderr;
         expectThat(preview.status !== 0, "the preview passed over Flux's objects");
         for (const name of guideNames) {
@@ -100,9 +99,9 @@ export async function adoptionSteps(ctx: EngineContext): Promise<void> {
         return text.split("\n").find((line) => line.includes("adoptExisting:"))?.trim();
     });
 
-    const set = await pulumi("config", "set", "adoptExisting", "true");
+    const set = await onStack(ctx, "config", "set", "adoptExisting", "true");
     if (set.status !== 0) throw new Error(`pulumi config set adoptExisting failed: ${set.stderr}`);
-    const up = await pulumi("up", "--yes");
+    const up = await onStack(ctx, "up", "--yes");
     const output = up.stdout + up.stderr;
     await report.check("3. manual setup: with adoptExisting, pulumi up takes the objects over, warning about each", () => {
         expectThat(up.status === 0, output);
@@ -134,9 +133,9 @@ export async function adoptionSteps(ctx: EngineContext): Promise<void> {
     });
 
     await report.check("3. manual setup: with adoptExisting removed, pulumi preview passes and finds nothing to take over", async () => {
-        const removed = await pulumi("config", "rm", "adoptExisting");
+        const removed = await onStack(ctx, "config", "rm", "adoptExisting");
         expectThat(removed.status === 0, removed.stderr);
-        const preview = await pulumi("preview");
+        const preview = await onStack(ctx, "preview");
         expectThat(preview.status === 0, preview.stdout + preview.stderr);
         expectThat(!/adoptExisting|already exists/.test(preview.stdout + preview.stderr), `the preview still reports existing objects: ${preview.stdout}`);
         return firstLine(preview.stdout.split("Resources:")[1] ?? "");

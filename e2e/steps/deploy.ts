@@ -38,20 +38,17 @@ export async function preflightRefusalStep(ctx: EngineContext): Promise<void> {
 
 export async function deploySteps(ctx: EngineContext, expected: StackRun): Promise<Outputs> {
     const { stack, report, kubectl, cluster, github } = ctx;
-    const pulumi = (...args: string[]) => onStack(ctx, ...args);
 
     await report.check("3. pulumi preview succeeds on the real engine", async () => {
-        const preview = await pulumi("preview");
+        const preview = await onStack(ctx, "preview");
         expectThat(preview.status === 0, preview.stdout + preview.stderr);
-        const deprecated = programWarnings(preview.stdout + preview.stderr).filter((line) => /deprecat/i.test(line));
-        expectThat(deprecated.length === 0, `deprecation warnings: ${deprecated.join("; ")}`);
+        expectNoDeprecation(preview);
         return firstLine(preview.stdout.split("Resources:")[1] ?? "");
     });
-    const up = await pulumi("up", "--yes", "--skip-preview");
+    const up = await onStack(ctx, "up", "--yes", "--skip-preview");
     await report.check("3. pulumi up succeeds, with no deprecation warning from our own resources", () => {
         expectThat(up.status === 0, `${up.stdout}\n${up.stderr}`);
-        const deprecated = programWarnings(up.stdout + up.stderr).filter((line) => /deprecat/i.test(line));
-        expectThat(deprecated.length === 0, `deprecation warnings: ${deprecated.join("; ")}`);
+        expectNoDeprecation(up);
         return firstLine(up.stdout.split("Resources:")[1] ?? "");
     });
     if (up.status !== 0) throw new Error("pulumi up failed; later steps need what it creates");
@@ -90,6 +87,12 @@ export async function deploySteps(ctx: EngineContext, expected: StackRun): Promi
         return `${real[0].mode}, issuer ${real[0].issuerUrl}, audiences ${real[0].audiences.join(",")}`;
     });
     return outputs;
+}
+
+/** No deprecation warning from the program's own resources (the engine's notes on ambient plugins aside). */
+function expectNoDeprecation(result: { stdout: string; stderr: string }): void {
+    const deprecated = programWarnings(result.stdout + result.stderr).filter((line) => /deprecat/i.test(line));
+    expectThat(deprecated.length === 0, `deprecation warnings: ${deprecated.join("; ")}`);
 }
 
 /** The stack's outputs as `pulumi stack output` gives them to users. */

@@ -45,8 +45,10 @@ export async function loginSteps({ cluster, kubectl, report, oidcKubeconfig }: M
         }
     });
     await report.check("4. reading Dex's objects (refresh tokens, keys) is Forbidden", () => {
+        const keys = kubectl(config, "get", "signingkeies.dex.coreos.com", "-n", "dex");
+        expectThat(keys.status !== 0 && /forbidden/i.test(keys.stderr), `signing keys: ${keys.stdout}${keys.stderr}`);
         const result = kubectl(config, "get", "refreshtokens.dex.coreos.com", "-n", "dex");
-        expectThat(result.status !== 0 && /forbidden/i.test(result.stderr), `${result.stdout}${result.stderr}`);
+        expectThat(result.status !== 0 && /forbidden/i.test(result.stderr), `refresh tokens: ${result.stdout}${result.stderr}`);
         return firstLine(result.stderr);
     });
 }

@@ -4,7 +4,8 @@
 // and refuses a violating one; `pulumi destroy` leaves nothing behind.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { REPO_ROOT } from "../../test/support/stack";
+import { programObjects } from "../../preflight/existing";
+import { REPO_ROOT, stackFileConfig } from "../../test/support/stack";
 import { policies } from "../../policy/rules";
 import { copyFixture } from "../engine";
 import { expectThat, firstLine } from "../report";
@@ -22,10 +23,10 @@ export async function noOpPreviewStep(ctx: EngineContext): Promise<void> {
 }
 
 /** Changes one config value and runs `up`, watching Dex's Secrets and pods meanwhile. */
-async function rolledUpdate(ctx: EngineContext, what: string, configArgs: string[], expectInSecrets: (secrets: { config: string; env: Record<string, string> }) => string | undefined): Promise<void> {
+async function rolledUpdate(ctx: EngineContext, what: string, configArgs: string[], expectInSecrets: (deployed: ReturnType<typeof deployedDex>) => string | undefined): Promise<void> {
     const { report, kubectl, cluster } = ctx;
-    const templateHash = () => JSON.parse(kubectl(cluster.adminKubeconfig, "get", "deployment", "dex", "-n", "dex", "-o", "json").stdout).spec.template.metadata.annotations;
-    const before = templateHash();
+    const templateAnnotations = () => JSON.parse(kubectl(cluster.adminKubeconfig, "get", "deployment", "dex", "-n", "dex", "-o", "json").stdout).spec.template.metadata.annotations;
+    const before = templateAnnotations();
     const set = await ctx.engine.pulumi(ctx.projectDir, ["config", "set", "--stack", ctx.stack, ...configArgs]);
     if (set.status !== 0) throw new Error(`pulumi config set failed: ${set.stderr}`);
     const watch = watchSecretEvents(ctx);
@@ -42,13 +43,12 @@ async function rolledUpdate(ctx: EngineContext, what: string, configArgs: string
     await report.check(`8. ${what}: Dex rolled onto the new pod template, and the Secrets it reads hold the new values`, () => {
         const rollout = kubectl(cluster.adminKubeconfig, "rollout", "status", "deployment/dex", "-n", "dex", "--timeout=120s");
         expectThat(rollout.status === 0, rollout.stderr);
-        const after = templateHash();
+        const after = templateAnnotations();
         expectThat(JSON.stringify(after) !== JSON.stringify(before), "the pod template did not change, so no pod rolled");
         const pods = JSON.parse(kubectl(cluster.adminKubeconfig, "get", "pods", "-n", "dex", "-l", "app.kubernetes.io/name=dex", "-o", "json").stdout).items;
         const stale = pods.filter((p: any) => p.metadata.deletionTimestamp === undefined && JSON.stringify(pick(p.metadata.annotations, Object.keys(after))) !== JSON.stringify(after));
         expectThat(pods.length > 0 && stale.length === 0, `${stale.length} of ${pods.length} pods still run the old template`);
-        const { config, env } = deployedDex(ctx);
-        const missing = expectInSecrets({ config: JSON.stringify(config), env });
+        const missing = expectInSecrets(deployedDex(ctx));
         expectThat(missing === undefined, missing ?? "");
         return `${pods.length} pod(s) on the new template`;
     });
@@ -56,10 +56,10 @@ async function rolledUpdate(ctx: EngineContext, what: string, configArgs: string
 
 export async function rotationSteps(ctx: EngineContext, rotatedSecret: string): Promise<void> {
     await rolledUpdate(ctx, "rotating githubClientSecret", ["--secret", "githubClientSecret", "--", rotatedSecret], ({ env }) =>
-        env.GITHUB_CLIENT_SECRET === rotatedSecret ? undefined : "the pod's GITHUB_CLIENT_SECRET is not the rotated secret",
+        env.GITHUB_CLIENT_SECRET === rotatedSecret ? undefined : "the GITHUB_CLIENT_SECRET the pod reads is not the rotated secret",
     );
     await rolledUpdate(ctx, "changing the ID token lifetime", ["--path", "tokenLifetimes.idToken", "30m"], ({ config }) =>
-        JSON.parse(config).expiry.idTokens === "30m" ? undefined : `Dex's config says idTokens ${JSON.parse(config).expiry.idTokens}`,
+        config.expiry.idTokens === "30m" ? undefined : `Dex's config says idTokens ${config.expiry.idTokens}`,
     );
 }
 
@@ -88,16 +88,11 @@ export async function destroySteps(ctx: EngineContext): Promise<void> {
     const destroy = await onStack(ctx, "destroy", "--yes", "--skip-preview");
     await report.check("10. pulumi destroy succeeds and leaves nothing: namespace, cluster roles, bindings, route, teams", () => {
         expectThat(destroy.status === 0, destroy.stdout + destroy.stderr);
-        const left = [
-            ["namespace", "dex"],
-            ["clusterrole", "cluster-reader"],
-            ["clusterrole", "dex-storage-crds"],
-            ["clusterrolebinding", "oidc-view"],
-            ["clusterrolebinding", "oidc-cluster-reader"],
-            ["clusterrolebinding", "dex-storage-crds"],
-        ].filter(([kind, name]) => kubectl(cluster.adminKubeconfig, "get", kind, name).status === 0);
+        // Every object the program creates (the list the adoption preflight asks about, kept equal to the program's by a test).
+        const exposure = JSON.parse(stackFileConfig(ctx.stack)["platform-auth:exposure"]);
+        const left = programObjects(exposure.kind).filter((o) => kubectl(cluster.adminKubeconfig, "get", "--raw", o.path).status === 0);
         const routes = kubectl(cluster.adminKubeconfig, "get", "httproutes.gateway.networking.k8s.io", "-A", "-o", "name").stdout.trim();
-        expectThat(left.length === 0, `still there: ${left.map(([k, n]) => `${k}/${n}`).join(", ")}`);
+        expectThat(left.length === 0, `still there: ${left.map((o) => `${o.kind}/${o.name}`).join(", ")}`);
         expectThat(routes === "", `routes left: ${routes}`);
         expectThat(Object.keys(github.teams()).length === 0, `teams left at the GitHub stand-in: ${JSON.stringify(github.teams())}`);
         return firstLine(destroy.stdout.split("Resources:")[1] ?? "");

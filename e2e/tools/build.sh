@@ -144,7 +144,7 @@ prepare_talos-patch() {
   echo "$d"
 }
 
-# fetch_module NAME VERSION MODULE@V SUBDIR...: files (not a build) from a
+# fetch_files NAME VERSION MODULE@V SUBDIR...: files (not a build) from a
 # module, e.g. CRDs and kwok's stage definitions.
 fetch_files() {
   local name=$1 version=$2 module=$3; shift 3
