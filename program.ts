@@ -85,6 +85,7 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet) {
             nodes: config.talosNodes,
             issuerAddress: config.issuerAddress,
             migrationConfirmed: config.talosMigrationConfirmed,
+            kubernetesContext: config.kubernetesContext,
         },
         { dependsOn: [dex, rbac] },
     );

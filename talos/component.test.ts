@@ -4,9 +4,10 @@
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { expect } from "chai";
 import { byKind, one } from "../test/support/resources";
-import { runStack, type StackRun } from "../test/support/stack";
+import { runStack, stackFileConfig, type StackRun } from "../test/support/stack";
 import { STACKS } from "../test/support/stacks";
-import { readApiServerOidc, type ApiServerOidcSettings } from "./read";
+import { AGENT } from "./component";
+import { readApiServerOidc } from "./read";
 
 /** The URNs each registered resource depends on, by name; the mock engine's recorder leaves them out. */
 const dependencies = new Map<string, string[]>();
@@ -25,15 +26,15 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             withNodes = await runStack(stack, expected.userKeys, { "platform-auth:talosNodes": JSON.stringify(["10.0.0.2", "10.0.0.3"]) });
         });
 
-        it("only renders the Talos patch unless nodes are configured, then applies the same settings with talosctl", () => {
+        it("only renders the Talos patch unless nodes are configured, then hands the node agent the settings the output sets", () => {
             expect(byKind(run.resources, "Command")).to.have.length(0);
             const command = one(withNodes.resources, "Command").inputs;
             expect(command.environment.TALOS_NODES).to.equal("10.0.0.2 10.0.0.3");
-            // The CA file is a separate, apply-once part of the plan; the settings themselves are the output's.
-            const withoutCa = ({ caPem: _, ...settings }: ApiServerOidcSettings) => settings;
-            expect(readApiServerOidc(command.environment.TALOS_PATCH).map(withoutCa)).to.deep.equal(readApiServerOidc(withNodes.outputs.talosPatch).map(withoutCa));
-            expect(command.create).to.include("for node in $TALOS_NODES; do apply_node; done");
-            expect(command.delete).to.include("for node in $TALOS_NODES; do revert_node; done");
+            expect(command.environment.TALOS_KUBE_CONTEXT).to.equal(stackFileConfig(stack)["kubernetes:context"]);
+            const owned = JSON.parse(command.environment.TALOS_OWNED);
+            const [settings] = readApiServerOidc(withNodes.outputs.talosPatch);
+            expect([owned.issuerUrl, owned.audience]).to.deep.equal([settings.issuerUrl, settings.audiences[0]]);
+            expect([command.create, command.delete]).to.deep.equal([`${AGENT} apply`, `${AGENT} revert`]);
         });
 
         it("a change updates the command in place (no triggers), so no step reverts every node first", () => {
@@ -41,9 +42,8 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             expect(command.inputs.triggers).to.equal(undefined);
             // Only a forced replacement replaces; reverting after the new apply would leave every node without OIDC.
             expect(command.deleteBeforeReplace).to.equal(true);
-            // The provider runs `create` on update, handing it the previous run's stdout.
+            // The provider runs `create` on update, handing it the previous run's stdout (the agent reads it).
             expect(command.inputs.update).to.equal(undefined);
-            expect(command.inputs.create).to.include("PULUMI_COMMAND_STDOUT");
         });
 
         it("applies only once Dex and the read-only RBAC exist", () => {

@@ -1,13 +1,13 @@
 // Delivers the apiserver's OIDC settings to Talos control-plane nodes. The patch
 // is always an output (for ksail or talosctl users); when nodes are configured
-// it is also applied with talosctl, node by node, and reverted on destroy.
+// the node agent (agent.ts) applies the settings with talosctl, composing them
+// with what each node holds, node by node, and reverts them on destroy.
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { TalosVersion } from "../config/types";
 import type { OidcContract } from "../contract/contract";
-import { talosApplyPlan, talosPatchDocuments } from "./plan";
+import { ownedSettings, talosPatchDocuments } from "./plan";
 import { toYamlStream } from "./render";
-import { talosApplyEnvironment, talosctlApplyScript, talosctlDriftCheckScript, talosctlMigrationCheckScript, talosctlRevertScript } from "./scripts";
 
 export interface TalosApiServerPatchArgs {
     contract: OidcContract;
@@ -18,7 +18,15 @@ export interface TalosApiServerPatchArgs {
     issuerAddress?: string;
     /** talosMigration: the 1.13 flags may be replaced by the 1.14 document. */
     migrationConfirmed: boolean;
+    /** The stack's kubernetes:context: the agent reads each node's apiserver metrics with its credentials. */
+    kubernetesContext: string;
 }
+
+/**
+ * How the command provider runs the agent: Node runs the TypeScript file as it
+ * is, from the project directory, where the engine runs its providers.
+ */
+export const AGENT = "node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON talos/agent.ts";
 
 export class TalosApiServerPatch extends pulumi.ComponentResource {
     readonly patchYaml: string;
@@ -28,36 +36,40 @@ export class TalosApiServerPatch extends pulumi.ComponentResource {
         super("platform-auth:auth:TalosApiServerPatch", name, {}, opts);
         this.patchYaml = toYamlStream(talosPatchDocuments(args.contract, args.version, args.issuerAddress));
         if (args.nodes.length > 0) {
-            const plan = talosApplyPlan(args.contract, args.version, args.issuerAddress);
-            const environment = talosApplyEnvironment(plan, args.nodes, args.migrationConfirmed);
-            // Refuses an unconfirmed 1.13 -> 1.14 migration in the preview already; the
-            // apply waits for it, and refuses again per node.
-            const migrationChecked =
-                plan.migrateFrom.length > 0
-                    ? command.local.runOutput({ command: talosctlMigrationCheckScript(plan), environment }, { parent: this }).apply(() => environment)
-                    : environment;
+            const environment = {
+                TALOS_NODES: args.nodes.join(" "),
+                TALOS_OWNED: JSON.stringify(ownedSettings(args.contract, args.version, args.issuerAddress, args.migrationConfirmed)),
+                TALOS_KUBE_CONTEXT: args.kubernetesContext,
+            };
+            // Every preview reads the nodes: it refuses an unconfirmed 1.13 -> 1.14 migration
+            // before anything changes, and says what else each node holds and keeps.
+            const inspected = logged(command.local.runOutput({ command: `${AGENT} inspect`, environment }, { parent: this }), this);
             // No triggers: a change is an update, which the provider runs with `create`
             // (and the previous run's stdout), so nodes are never all reverted first. Only a
             // forced replacement reverts: first, or the old delete would revert the new apply.
             const apply = new command.local.Command(
                 `${name}-apply`,
-                { create: talosctlApplyScript(plan), delete: talosctlRevertScript(plan), interpreter: ["/bin/sh", "-c"], environment: migrationChecked },
+                { create: `${AGENT} apply`, delete: `${AGENT} revert`, environment: inspected.apply(() => environment) },
                 { parent: this, dependsOn: opts?.dependsOn, deleteBeforeReplace: true },
             );
             // The Command cannot read the nodes back, so a check reads them on every run,
             // after the apply: in a preview it runs only while the Command is unchanged.
-            command.local.runOutput(
-                {
-                    command: talosctlDriftCheckScript(plan),
-                    environment: apply.stdout.apply(() => ({
-                        ...environment,
-                        TALOS_REPAIR: process.env.PLATFORM_AUTH_TALOS_REPAIR === "1" ? "1" : "",
-                        TALOS_DRY_RUN: String(pulumi.runtime.isDryRun()),
-                    })),
-                },
-                { parent: this },
-            ).apply((result) => result.stdout && pulumi.log.info(result.stdout, this));
+            logged(
+                command.local.runOutput({
+                    command: `${AGENT} drift`,
+                    environment: apply.stdout.apply(() => ({ ...environment, TALOS_DRY_RUN: String(pulumi.runtime.isDryRun()) })),
+                }, { parent: this }),
+                this,
+            );
         }
         this.registerOutputs({ patchYaml: this.patchYaml });
     }
+}
+
+/** The agent's report, in the engine's output under this resource. */
+function logged(result: pulumi.Output<command.local.RunResult>, resource: pulumi.Resource): pulumi.Output<string> {
+    return result.apply((r) => {
+        if (r.stdout) pulumi.log.info(r.stdout, resource);
+        return r.stdout;
+    });
 }

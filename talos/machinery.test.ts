@@ -1,8 +1,9 @@
 // Each stack's Talos patch, merged by Talos's own config library
 // (talos/machinery, built by `e2e/tools/build.sh talos` for 1.13 and 1.14):
 // it validates for a metal control-plane node, keeps every default Talos
-// generates that it does not mean to change, and the talosctl scripts leave
-// the same config however often they run.
+// generates that it does not mean to change; and what the node agent composes
+// with a node's live config (compose.ts) adds and takes off only what is the
+// program's, however often it runs.
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,10 +13,14 @@ import { parseAllDocuments } from "yaml";
 import { one } from "../test/support/resources";
 import { REPO_ROOT, runStack } from "../test/support/stack";
 import { STACKS } from "../test/support/stacks";
+import { parseTalosVersion } from "../config/fields";
+import { oidcContract } from "../contract/contract";
+import { applyChange, migrationRefusal, patchText, readLiveConfig, revertChange, type NodeChange, type OwnedSettings } from "./compose";
+import { ownedSettings } from "./plan";
 import { readApiServerOidc } from "./read";
-import { nodesInCallOrder, runWithStandIn } from "./talosctl-stand-in";
+import { AGENT } from "./component";
+import { runWithStandIn } from "./talosctl-stand-in";
 
-const NODES = ["10.0.0.2", "10.0.0.3"];
 const work = mkdtempSync(join(tmpdir(), "talos-machinery-"));
 let tools: Record<"13" | "14", string>;
 
@@ -36,6 +41,23 @@ function merged(minor: "13" | "14", patches: string[], contract = `v1.${minor}`)
     expect(result.status).to.equal(0);
     return result.stdout;
 }
+
+/** The config after one `talosctl patch` with the change's patch files. */
+function patched(minor: "13" | "14", config: string, change: NodeChange): string {
+    const base = join(mkdtempSync(join(work, "node-")), "config.yaml");
+    writeFileSync(base, config);
+    const result = talosPatch(minor, ["--config", base], change.patches.map(patchText));
+    expect(result.stderr, "talos-patch refused the agent's patch").to.equal("");
+    return result.stdout;
+}
+
+/** Applies the owned settings as the agent does, `times` times over. */
+function applied(minor: "13" | "14", config: string, owned: OwnedSettings, times = 1): string {
+    for (let i = 0; i < times; i++) config = patched(minor, config, applyChange(readLiveConfig(config), owned));
+    return config;
+}
+
+const docsOf = (config: string) => parseAllDocuments(config).map((d) => d.toJS());
 
 /** Every leaf of a config as `<document>/<path>` → value; documents are named by kind and name, v1alpha1 by its version. */
 function leaves(stream: string): Map<string, string> {
@@ -75,12 +97,11 @@ for (const stack of ["local", "prod"] as const) {
         describe(`Talos's own merge: ${stack} on Talos 1.${minor}`, () => {
             let patch: string;
             let generated: string;
-            let apply: { create: string; delete: string; environment: Record<string, string> };
-            const live = () => Object.fromEntries(NODES.map((node) => [node, generated]));
+            let owned: OwnedSettings;
             before(async () => {
-                const run = await runStack(stack, STACKS[stack].userKeys, { "platform-auth:talosVersion": `v1.${minor}`, "platform-auth:talosNodes": JSON.stringify(NODES) });
+                const run = await runStack(stack, STACKS[stack].userKeys, { "platform-auth:talosVersion": `v1.${minor}`, "platform-auth:talosNodes": JSON.stringify(["10.0.0.2"]) });
                 patch = run.outputs.talosPatch;
-                apply = one(run.resources, "Command").inputs as typeof apply;
+                owned = JSON.parse(one(run.resources, "Command").inputs.environment.TALOS_OWNED);
                 generated = merged(minor, []);
             });
 
@@ -90,23 +111,19 @@ for (const stack of ["local", "prod"] as const) {
                 expect(unexplainedChanges(generated, config, patch)).to.deep.equal([]);
             });
 
-            it("the talosctl apply leaves the patch's config, and running it again changes nothing", () => {
-                const first = runWithStandIn(apply.create, apply.environment, live(), tools[minor]);
-                expect(first.exitCode, first.stderr).to.equal(0);
-                expect(first.configs[NODES[0]]).to.equal(merged(minor, [patch]));
-                const again = runWithStandIn(apply.create, { ...apply.environment, PULUMI_COMMAND_STDOUT: first.stdout }, first.configs, tools[minor]);
-                expect(again.exitCode, again.stderr).to.equal(0);
-                expect(again.configs).to.deep.equal(first.configs);
-                expect(nodesInCallOrder(again.calls).filter((node, i, all) => node !== all[i - 1])).to.deep.equal(NODES);
+            it("the agent's change on a fresh node gives the apiserver the output patch's settings and nothing else, and composing again changes nothing", () => {
+                const once = applied(minor, generated, owned);
+                expect(readApiServerOidc(once)).to.deep.equal(readApiServerOidc(merged(minor, [patch])));
+                expect(unexplainedChanges(generated, once, patch)).to.deep.equal([]);
+                expect(applyChange(readLiveConfig(once), owned).patches).to.deep.equal([]);
+                expect(applied(minor, generated, owned, 2)).to.equal(once);
             });
 
-            it("the talosctl revert leaves Talos's generated config, but for the CA file and its mount, which stay by design", () => {
-                const applied = runWithStandIn(apply.create, apply.environment, live(), tools[minor]).configs;
-                const reverted = runWithStandIn(apply.delete, apply.environment, applied, tools[minor]);
-                expect(reverted.exitCode, reverted.stderr).to.equal(0);
-                const kept = parseAllDocuments(patch).map((d) => d.toJS());
-                const caParts = kept.filter((doc) => doc.machine).map(({ machine, cluster }) => ({ machine, cluster: { apiServer: { extraVolumes: cluster.apiServer.extraVolumes } } }));
-                expect(unexplainedChanges(generated, reverted.configs[NODES[0]], caParts.map((doc) => JSON.stringify(doc)).join("\n---\n"))).to.deep.equal([]);
+            it("the agent's revert leaves Talos's generated config, but for the CA file and its mount, which stay by design", () => {
+                const reverted = patched(minor, applied(minor, generated, owned), revertChange(readLiveConfig(applied(minor, generated, owned)), owned));
+                const kept = docsOf(patch).filter((doc) => doc.machine).map(({ machine, cluster }) => ({ machine, cluster: { apiServer: { extraVolumes: cluster.apiServer.extraVolumes } } }));
+                expect(unexplainedChanges(generated, reverted, kept.map((doc) => JSON.stringify(doc)).join("\n---\n"))).to.deep.equal([]);
+                expect(revertChange(readLiveConfig(reverted), owned).patches, "reverting twice is harmless").to.deep.equal([]);
             });
 
             if (minor === "14") {
@@ -116,7 +133,7 @@ for (const stack of ["local", "prod"] as const) {
 
                 it("keeps Talos's anonymous rule for the health paths; the comparison fails when the patch drops it", () => {
                     expect(leaves(merged(minor, [patch])).get("KubeAuthenticationConfig//configuration/anonymous/enabled")).to.equal("true");
-                    const docs = parseAllDocuments(patch).map((d) => d.toJS());
+                    const docs = docsOf(patch);
                     delete docs[0].configuration.anonymous;
                     const dropped = docs.map((doc) => JSON.stringify(doc)).join("\n---\n");
                     expect(unexplainedChanges(generated, merged(minor, [dropped]), dropped)).to.include.members([
@@ -124,10 +141,39 @@ for (const stack of ["local", "prod"] as const) {
                         "KubeAuthenticationConfig//configuration/anonymous/conditions/0/path",
                     ]);
                 });
+
+                it("keeps another issuer and the node's own anonymous rule, and reverting takes off only its own entry", () => {
+                    const theirs = { issuer: { url: "https://ci.example.com", audiences: ["ci"] }, claimMappings: { username: { claim: "sub", prefix: "ci:" } } };
+                    const anonymous = { enabled: true, conditions: [{ path: "/livez" }] };
+                    const node = merged(minor, [JSON.stringify({ apiVersion: "v1alpha1", kind: "KubeAuthenticationConfig", configuration: { anonymous, jwt: [theirs] } })]);
+                    const change = applyChange(readLiveConfig(node), owned);
+                    expect(change.kept).to.deep.equal(["issuer https://ci.example.com"]);
+                    const both = patched(minor, node, change);
+                    const configuration = () => docsOf(both).find((d) => d.kind === "KubeAuthenticationConfig").configuration;
+                    expect(configuration().jwt).to.deep.equal([theirs, owned.jwt]);
+                    expect(configuration().anonymous).to.deep.equal(anonymous);
+                    expect(patched(minor, both, revertChange(readLiveConfig(both), owned))).to.equal(node);
+                });
+
+                it("a hand edit to any part of its entry is a change to make, named by the field", () => {
+                    const edited = docsOf(applied(minor, generated, owned));
+                    const document = edited.find((d) => d.kind === "KubeAuthenticationConfig");
+                    document.configuration.jwt[0].claimMappings.groups.prefix = "github:";
+                    const change = applyChange(edited, owned);
+                    expect(change.changes).to.deep.equal([`update issuer ${owned.issuerUrl}: claimMappings.groups.prefix`]);
+                });
             } else if (stack === "local") {
-                it("applying the patch twice by hand would duplicate the list entries, which is why the talosctl plan adds them once", () => {
+                it("applying the patch twice by hand would duplicate the list entries, which is why the agent adds them once", () => {
                     const twice = parseAllDocuments(merged(minor, [patch, patch]))[0].toJS();
                     expect([twice.machine.files.length, twice.cluster.apiServer.extraVolumes.length]).to.deep.equal([2, 2]);
+                });
+
+                it("takes over from the manual setup: every oidc-* flag goes, and those it does not set are named", () => {
+                    const manual = merged(minor, [JSON.stringify({ cluster: { apiServer: { extraArgs: { "oidc-issuer-url": owned.issuerUrl, "oidc-client-id": "kubectl", "oidc-required-claim": "hd=devantler.tech" } } } })]);
+                    const change = applyChange(readLiveConfig(manual), owned);
+                    expect(change.removed).to.deep.equal(["flag oidc-required-claim"]);
+                    const args = docsOf(patched(minor, manual, change))[0].cluster.apiServer.extraArgs;
+                    expect(Object.fromEntries(Object.entries(args).filter(([flag]) => flag.startsWith("oidc-")))).to.deep.equal(owned.flags);
                 });
             }
         });
@@ -135,31 +181,42 @@ for (const stack of ["local", "prod"] as const) {
 }
 
 describe("Talos's own merge: the 1.13 → 1.14 migration and the issuer's host entry", () => {
-    it("a node on Talos 1.14 with a 1.13 config and flags takes the document only once confirmed, and ends without a flag", async () => {
-        const run = async (version: string, extra: Record<string, string> = {}) =>
-            one((await runStack("local", STACKS.local.userKeys, { "platform-auth:talosVersion": version, "platform-auth:talosNodes": '["n"]', ...extra })).resources, "Command").inputs;
-        const [flags, document, confirmed] = [await run("v1.13"), await run("v1.14"), await run("v1.14", { "platform-auth:talosMigration": "1.13-to-1.14" })];
-        const on13 = runWithStandIn(flags.create, flags.environment, { n: merged("14", [], "v1.13") }, tools["14"]).configs;
-        const refused = runWithStandIn(document.create, document.environment, on13, tools["14"]);
-        expect([refused.exitCode, refused.configs]).to.deep.equal([1, on13]);
-        const migrated = runWithStandIn(confirmed.create, confirmed.environment, on13, tools["14"]);
-        expect(migrated.exitCode, migrated.stderr).to.equal(0);
-        expect(migrated.configs.n).to.not.match(/oidc-/);
-        expect(readApiServerOidc(migrated.configs.n).map((s) => s.mode)).to.deep.equal(["authenticationConfig"]);
+    const contract = oidcContract({ domain: "platform.lan" });
+    const owned = (minor: "13" | "14", extra: { issuerAddress?: string; migrationConfirmed?: boolean } = {}) =>
+        ownedSettings(contract, parseTalosVersion(`v1.${minor}`)!, extra.issuerAddress, extra.migrationConfirmed ?? false);
+
+    it("a node on Talos 1.14 with a 1.13 config and flags takes the document only once confirmed, and ends without a flag", () => {
+        const on13 = applied("14", merged("14", [], "v1.13"), owned("13"));
+        expect(migrationRefusal("n", readLiveConfig(on13), owned("14"))).to.match(/^node n still has the apiserver flags oidc-.*talosMigration 1\.13-to-1\.14/);
+        const migrated = applied("14", on13, owned("14", { migrationConfirmed: true }));
+        expect(migrated).to.not.match(/oidc-/);
+        expect(readApiServerOidc(migrated).map((s) => s.mode)).to.deep.equal(["authenticationConfig"]);
     });
 
     for (const minor of ["13", "14"] as const) {
-        it(`Talos 1.${minor}: one host entry for the issuer, however often applied, moved with the address and taken off on revert`, async () => {
-            const command = async (address: string) =>
-                one((await runStack("prod", STACKS.prod.userKeys, { "platform-auth:talosVersion": `v1.${minor}`, "platform-auth:talosNodes": '["n"]', "platform-auth:issuerAddress": address })).resources, "Command").inputs;
-            const hosts = (config: string) => parseAllDocuments(config).map((d) => d.toJS()).filter((doc) => doc.kind === "StaticHostConfig");
-            const [first, moved] = [await command("192.168.1.50"), await command("192.168.1.51")];
-            let configs: Record<string, string> = { n: merged(minor, []) };
-            for (const step of [first, first, moved]) configs = runWithStandIn(step.create, step.environment, configs, tools[minor]).configs;
-            expect(hosts(configs.n)).to.deep.equal([{ apiVersion: "v1alpha1", kind: "StaticHostConfig", name: "192.168.1.51", hostnames: ["dex.platform.devantler.tech"] }]);
-            expect(readApiServerOidc(configs.n)[0].issuerAddress).to.equal("192.168.1.51");
-            expect(hosts(runWithStandIn(moved.delete, moved.environment, configs, tools[minor]).configs.n)).to.deep.equal([]);
+        it(`Talos 1.${minor}: its name joins the operator's host entry for the address, moves with the address, and only it is taken off on revert`, () => {
+            const hosts = (config: string) => docsOf(config).filter((doc) => doc.kind === "StaticHostConfig").map((d) => [d.name, d.hostnames]);
+            const operators = JSON.stringify({ apiVersion: "v1alpha1", kind: "StaticHostConfig", name: "192.168.1.50", hostnames: ["gateway.platform.lan"] });
+            const node = merged(minor, [operators]);
+            const first = applied(minor, node, owned(minor, { issuerAddress: "192.168.1.50" }), 2);
+            expect(hosts(first)).to.deep.equal([["192.168.1.50", ["gateway.platform.lan", "dex.platform.lan"]]]);
+            expect(applyChange(readLiveConfig(first), owned(minor, { issuerAddress: "192.168.1.50" })).changes, "their names are no drift").to.deep.equal([]);
+            const moved = applied(minor, first, owned(minor, { issuerAddress: "192.168.1.51" }));
+            expect(hosts(moved)).to.deep.equal([["192.168.1.50", ["gateway.platform.lan"]], ["192.168.1.51", ["dex.platform.lan"]]]);
+            expect(hosts(patched(minor, moved, revertChange(readLiveConfig(moved), owned(minor))))).to.deep.equal([["192.168.1.50", ["gateway.platform.lan"]]]);
         });
     }
+
+    it("the agent itself (run by Node as the command provider runs it) names what a node keeps, and refuses an unconfirmed migration before any change", () => {
+        const theirs = JSON.stringify({ apiVersion: "v1alpha1", kind: "KubeAuthenticationConfig", configuration: { jwt: [{ issuer: { url: "https://ci.example.com", audiences: ["ci"] }, claimMappings: { username: { claim: "sub", prefix: "ci:" } } }] } });
+        const env = (o: OwnedSettings) => ({ TALOS_NODES: "10.0.0.2", TALOS_OWNED: JSON.stringify(o), TALOS_KUBE_CONTEXT: "admin@local" });
+        const inspected = runWithStandIn(`${AGENT} inspect`, env(owned("14")), { "10.0.0.2": merged("14", [theirs]) });
+        expect([inspected.exitCode, inspected.stdout], inspected.stderr).to.deep.equal([0, "talos: node 10.0.0.2: keeps issuer https://ci.example.com\n"]);
+        const on13 = { "10.0.0.2": applied("14", merged("14", [], "v1.13"), owned("13")) };
+        const refused = runWithStandIn(`${AGENT} inspect`, env(owned("14")), on13);
+        expect(refused.exitCode).to.equal(1);
+        expect(refused.stderr).to.match(/^talos: node 10\.0\.0\.2 still has the apiserver flags .*talosMigration/);
+        expect(refused.calls, "nothing was changed").to.deep.equal([]);
+    });
 });
 });

@@ -52,13 +52,13 @@ export function caHostPath(caPem: string): string {
 }
 
 /** The `.machine.files` entry that writes the issuer CA onto a Talos ≤1.13 node. */
-export function caFileDocument(caPem: string): Record<string, unknown> {
-    return { machine: { files: [{ op: "create", path: caHostPath(caPem), permissions: 0o644, content: caPem }] } };
+export function caFileEntry(caPem: string): Record<string, unknown> {
+    return { op: "create", path: caHostPath(caPem), permissions: 0o644, content: caPem };
 }
 
-/** The read-only mount of the CA's directory into the apiserver's pod (Talos ≤1.13). */
-export function caVolumeDocument(): Record<string, unknown> {
-    return { cluster: { apiServer: { extraVolumes: [{ hostPath: CA_HOST_DIR, mountPath: CA_MOUNT_DIR, readonly: true }] } } };
+/** The read-only mount of the CA's directory into the apiserver's pod (Talos ≤1.13), an `extraVolumes` entry. */
+export function caVolumeEntry(): Record<string, unknown> {
+    return { hostPath: CA_HOST_DIR, mountPath: CA_MOUNT_DIR, readonly: true };
 }
 
 /**
@@ -74,9 +74,9 @@ export function kubeAuthenticationConfig(configuration: Record<string, unknown>)
     return { apiVersion: "v1alpha1", kind: "KubeAuthenticationConfig", configuration };
 }
 
-/** Talos 1.14's own KubeAuthenticationConfig: its anonymous rule and no issuer. Reverting restores it. */
+/** Talos 1.14's own authentication configuration: its anonymous rule and no issuer, what a node without the document has. */
 export function talosDefaultAuthentication(): Record<string, unknown> {
-    return kubeAuthenticationConfig({ anonymous: TALOS_ANONYMOUS_HEALTH_PATHS, jwt: [] });
+    return { anonymous: TALOS_ANONYMOUS_HEALTH_PATHS, jwt: [] };
 }
 
 /**

@@ -5,9 +5,9 @@ import { expect } from "chai";
 import { parseAllDocuments } from "yaml";
 import { parseTalosVersion } from "../config/fields";
 import { oidcContract, type OidcContract } from "../contract/contract";
-import { talosApplyPlan, talosPatchDocuments } from "./plan";
+import { ownedSettings, talosPatchDocuments } from "./plan";
 import { readApiServerOidc } from "./read";
-import { caFileName, kubeAuthenticationConfig, talosDefaultAuthentication, talosPatchMode, TALOS_ANONYMOUS_HEALTH_PATHS, toYamlStream } from "./render";
+import { caFileName, kubeAuthenticationConfig, talosPatchMode, TALOS_ANONYMOUS_HEALTH_PATHS, toYamlStream } from "./render";
 import { makeCa } from "../test/support/pki";
 import { readReference } from "../test/support/reference";
 
@@ -133,16 +133,18 @@ describe("Talos apiserver patch", () => {
         expect(doc.cluster.apiServer.extraVolumes).to.deep.equal([{ hostPath: "/var/etc/kubernetes/oidc", mountPath: "/etc/kubernetes/oidc", readonly: true }]);
     });
 
-    it("reverting takes off each flag the program may set (1.13), or restores Talos's own document (1.14)", () => {
+    it("the node agent owns exactly what the output's patch sets: the 1.13 flags, CA file and mount, or the 1.14 issuer entry", () => {
         const c = contract(true);
-        const added = Object.keys((talosPatchDocuments(c, parseTalosVersion("v1.13")!)[0] as any).cluster.apiServer.extraArgs);
-        // One strategic delete per flag, for wherever it is: Talos refuses JSON6902 patches on multi-document configs.
-        const reverts = talosApplyPlan(contract(false), parseTalosVersion("v1.13")!).revert.map((part) => part.document as any);
-        expect(reverts.map((doc) => doc.cluster.apiServer.extraArgs)).to.deep.equal(added.map((flag) => ({ [flag]: { $patch: "delete" } })));
-        const [revert14] = talosApplyPlan(c, parseTalosVersion("v1.14")!).revert;
-        expect(revert14.document).to.deep.equal({ apiVersion: "v1alpha1", kind: "KubeAuthenticationConfig", configuration: { anonymous: TALOS_ANONYMOUS_HEALTH_PATHS, jwt: [] } });
-        expect(revert14.document).to.deep.equal(talosDefaultAuthentication());
-        expect(talosApplyPlan(c, parseTalosVersion("v1.14")!).migrateFrom.map((part) => part.document)).to.deep.equal(reverts);
+        const [doc13] = talosPatchDocuments(c, parseTalosVersion("v1.13")!) as any[];
+        const owned13 = ownedSettings(c, parseTalosVersion("v1.13")!, undefined, false);
+        expect([owned13.flags, owned13.caFile, owned13.caVolume]).to.deep.equal([doc13.cluster.apiServer.extraArgs, doc13.machine.files[0], doc13.cluster.apiServer.extraVolumes[0]]);
+        expect(owned13.ownFlagNames).to.have.members(Object.keys(doc13.cluster.apiServer.extraArgs));
+        const [doc14] = talosPatchDocuments(c, parseTalosVersion("v1.14")!) as any[];
+        const owned14 = ownedSettings(c, parseTalosVersion("v1.14")!, undefined, false);
+        expect(doc14.configuration.jwt).to.deep.equal([owned14.jwt]);
+        // What a node without the document has, and what the output's document keeps beside the issuer.
+        expect(owned14.defaultAuthentication).to.deep.equal({ anonymous: TALOS_ANONYMOUS_HEALTH_PATHS, jwt: [] });
+        expect(doc14.configuration.anonymous).to.deep.equal(TALOS_ANONYMOUS_HEALTH_PATHS);
     });
 
     it("renders documents as a YAML stream that reads back the same", () => {

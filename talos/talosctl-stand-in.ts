@@ -1,4 +1,4 @@
-// A stand-in for talosctl, for the tests of the scripts (scripts.ts). It
+// A stand-in for talosctl, for the tests of the node agent (agent.ts). It
 // serves each node's machine config the way `talosctl get machineconfig -o
 // yaml` shows it, logs every change it is asked for, and, given the
 // talos-patch tool (talos/machinery), applies each patch call to the node's
@@ -44,7 +44,8 @@ export function runWithStandIn(script: string, env: Record<string, string>, conf
         { mode: 0o755 },
     );
     try {
-        const result = spawnSync("/bin/sh", ["-c", script], { env: { ...env, PATH: `${dir}:${process.env.PATH}` }, encoding: "utf8" });
+        // From the project directory (dist/talos/..), where the engine runs the agent too.
+        const result = spawnSync("/bin/sh", ["-c", script], { cwd: join(__dirname, "..", ".."), env: { ...env, PATH: `${dir}:${process.env.PATH}` }, encoding: "utf8" });
         const log = (() => {
             try {
                 return readFileSync(join(dir, "calls.log"), "utf8").trim().split("\n");
@@ -62,9 +63,4 @@ export function runWithStandIn(script: string, env: Record<string, string>, conf
     } finally {
         rmSync(dir, { recursive: true, force: true });
     }
-}
-
-/** The node each change in `calls` went to, in order. */
-export function nodesInCallOrder(calls: string[]): string[] {
-    return calls.filter((call) => !call.startsWith(" ")).map((call) => call.split(" ")[1]);
 }

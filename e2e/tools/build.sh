@@ -6,7 +6,7 @@
 # refuses, and one wrapper per tool keeps shared dependencies from being bumped
 # across tools. Binaries are cached by version outside the repo, so a warm run
 # builds nothing. Usage: build.sh [GROUP]: control (the loopback cluster),
-# engine (Pulumi and its plugins, kwok, CRDs), talos, lint; e2e is the first
+# engine (Pulumi and its kubernetes, github and command plugins, kwok, CRDs), talos, lint; e2e is the first
 # three, all is every group. Prints the bin directories for PATH.
 set -euo pipefail
 # The prepare steps run inside $(...); without this, a failure there would go unnoticed.
@@ -30,6 +30,7 @@ PULUMI_VERSION=v3.274.1
 KUBERNETES_PROVIDER_MODULE=github.com/pulumi/pulumi-kubernetes/provider/v4@v4.0.0-20260115033456-f47bc2d6f199
 KUBERNETES_PROVIDER_VERSION=4.25.0-alpha.f47bc2d
 GITHUB_PROVIDER_VERSION=6.15.0
+COMMAND_PROVIDER_VERSION=1.2.1
 KWOK_VERSION=v0.8.0
 GATEWAY_API_VERSION=v1.6.3
 # Talos's config library per Talos minor. The proxy serves no list of versions;
@@ -134,6 +135,12 @@ prepare_pulumi-resource-github() {
   echo "$d/provider"
 }
 
+prepare_pulumi-resource-command() {
+  local d="$TOOLS_DIR/src/pulumi-command"
+  copy_writable "$THIRD_PARTY/pulumi-command" "$d"
+  echo "$d/provider"
+}
+
 # talos-patch NAME VERSION: the repo's own Talos check (talos/machinery), built
 # against Talos's config library at the version of one Talos minor. Cached by
 # the source's digest too, so an edit rebuilds it.
@@ -186,6 +193,9 @@ main() {
     build pulumi-resource-github "$GITHUB_PROVIDER_VERSION" prepare_pulumi-resource-github \
       "-X github.com/pulumi/pulumi-github/provider/v6/pkg/version.Version=$GITHUB_PROVIDER_VERSION" \
       pulumi-resource-github=./cmd/pulumi-resource-github
+    build pulumi-resource-command "$COMMAND_PROVIDER_VERSION" prepare_pulumi-resource-command \
+      "-X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$COMMAND_PROVIDER_VERSION" \
+      pulumi-resource-command=./cmd/pulumi-resource-command
     build kwok "$KWOK_VERSION" prepare_kwok "" kwok=sigs.k8s.io/kwok/cmd/kwok
     fetch_files kwok-stages "$KWOK_VERSION" "sigs.k8s.io/kwok@$KWOK_VERSION" \
       kustomize/stage/node/fast/node-initialize.yaml kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \

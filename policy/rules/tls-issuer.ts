@@ -1,10 +1,10 @@
 // tls-issuer: Dex's issuer is in its config, the apiserver's only in the Talos
 // patch: the patchYaml that TalosApiServerPatch registers as its output (stack
 // policies see each resource's outputs, so this works even when no nodes are
-// configured), and the talosctl Command's TALOS_PATCH environment when they are.
-// The patch is read back through talos/read.ts, the one inverse of how the
-// program writes it, so the two forms (1.13 flags, 1.14 document) cannot
-// drift apart between the program and this rule.
+// configured), and the settings the talosctl Command hands the node agent
+// (TALOS_OWNED) when they are. The patch is read back through talos/read.ts,
+// the one inverse of how the program writes it, so the two forms (1.13 flags,
+// 1.14 document) cannot drift apart between the program and this rule.
 import type { StackValidationPolicy } from "@pulumi/policy";
 import { readApiServerOidc } from "../../talos/read";
 import { dexConfigs } from "./dex-config";
@@ -13,12 +13,17 @@ import { type Finding, label, message, obj, type Resource, RULES, str } from "./
 export const TALOS_PATCH_TYPE = "platform-auth:auth:TalosApiServerPatch";
 export const COMMAND_TYPE = "command:local:Command";
 
-/** The OIDC issuer URLs a Talos patch (a YAML stream) makes the apiserver trust. */
+/** The OIDC issuer URLs a Talos patch (a YAML stream) or the node agent's settings (JSON) make the apiserver trust. */
 export function apiServerIssuers(r: Resource): string[] {
-    const patch = str(r.type === TALOS_PATCH_TYPE ? r.props.patchYaml : r.type === COMMAND_TYPE ? obj(r.props.environment).TALOS_PATCH : undefined);
     // Unknown during a preview (or no patch at all): nothing to compare yet.
-    if (patch === undefined) return [];
-    return readApiServerOidc(patch).map((settings) => settings.issuerUrl);
+    if (r.type === TALOS_PATCH_TYPE) return readApiServerOidc(str(r.props.patchYaml) ?? "").map((settings) => settings.issuerUrl);
+    const owned = r.type === COMMAND_TYPE ? str(obj(r.props.environment).TALOS_OWNED) : undefined;
+    try {
+        const issuer = owned === undefined ? undefined : str(obj(JSON.parse(owned)).issuerUrl);
+        return issuer === undefined ? [] : [issuer];
+    } catch {
+        return [];
+    }
 }
 
 export function checkTlsIssuer(resources: Resource[]): Finding[] {

@@ -77,9 +77,9 @@ export function talosPatchHolders(resources: Resource[]): Resource[] {
     return resources.filter((r) => r.type === TALOS_PATCH_TYPE || r.type === COMMAND_TYPE);
 }
 
-/** The patch text one holder carries. */
+/** The settings text one holder carries: the patch (YAML), or the node agent's settings (JSON). */
 export function patchOf(holder: Resource): string {
-    const patch = holder.type === TALOS_PATCH_TYPE ? holder.props.patchYaml : (holder.props.environment as Record<string, unknown>).TALOS_PATCH;
+    const patch = holder.type === TALOS_PATCH_TYPE ? holder.props.patchYaml : (holder.props.environment as Record<string, unknown>).TALOS_OWNED;
     if (typeof patch !== "string") throw new Error(`${holder.type}/${holder.name} holds no patch text`);
     return patch;
 }
@@ -88,6 +88,6 @@ export function patchOf(holder: Resource): string {
 export function editTalosPatch(resources: Resource[], edit: (patch: string) => string): void {
     for (const holder of talosPatchHolders(resources)) {
         if (holder.type === TALOS_PATCH_TYPE) holder.props.patchYaml = edit(patchOf(holder));
-        else (holder.props.environment as Record<string, unknown>).TALOS_PATCH = edit(patchOf(holder));
+        else (holder.props.environment as Record<string, unknown>).TALOS_OWNED = edit(patchOf(holder));
     }
 }

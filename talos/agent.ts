@@ -1,0 +1,257 @@
+// What `pulumi up` runs on the operator's machine, through the command
+// provider, to bring the control-plane nodes to the program's settings with
+// talosctl: `node talos/agent.ts <inspect|apply|revert|drift>`. One node at a
+// time, and a node is done only when its own apiserver has restarted with the
+// settings and has loaded our issuer's keys: cluster health says nothing of
+// either (the apiserver loads issuers in the background), and an unrelated
+// NotReady node must not stall the rollout. A node that fails the gate gets
+// back the config it had, and nothing after it is touched.
+//
+// Reads TALOS_NODES, TALOS_OWNED (compose.ts's OwnedSettings as JSON) and
+// TALOS_KUBE_CONTEXT (the stack's kubernetes:context, for the apiserver's
+// metrics), and from the engine's environment PULUMI_COMMAND_STDOUT (the last
+// apply's output), PLATFORM_AUTH_TALOS_REPAIR and
+// PLATFORM_AUTH_TALOS_GATE_SECONDS.
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { apiServerArgs, applyChange, migrationRefusal, patchText, readLiveConfig, revertChange, type NodeChange, type OwnedSettings } from "./compose.ts";
+
+/** The line an apply ends with; the next apply reads it back to revert nodes that left the list. */
+export const APPLIED_LINE = "talos-nodes: ";
+const JWKS_FETCH = "apiserver_authentication_jwt_authenticator_jwks_fetch_last_timestamp_seconds";
+const START_TIME = "process_start_time_seconds";
+const RELOAD_TIME = "apiserver_authentication_config_controller_automatic_reload_last_timestamp_seconds";
+
+interface Env {
+    nodes: string[];
+    owned: OwnedSettings;
+    context: string;
+    gateSeconds: number;
+}
+
+function environment(): Env {
+    return {
+        nodes: (process.env.TALOS_NODES ?? "").split(" ").filter(Boolean),
+        owned: JSON.parse(process.env.TALOS_OWNED ?? "{}") as OwnedSettings,
+        context: process.env.TALOS_KUBE_CONTEXT ?? "",
+        gateSeconds: Number(process.env.PLATFORM_AUTH_TALOS_GATE_SECONDS || 300),
+    };
+}
+
+function run(command: string, args: string[]): string {
+    const result = spawnSync(command, args, { encoding: "utf8" });
+    if (result.error) throw new Error(`${command}: ${result.error.message}`);
+    if (result.status !== 0) throw new Error(`${command} ${args.slice(0, 4).join(" ")} failed: ${result.stderr.trim()}`);
+    return result.stdout;
+}
+
+function readNode(node: string) {
+    const text = run("talosctl", ["--nodes", node, "get", "machineconfig", "-o", "yaml"]);
+    return { text, live: readLiveConfig(text) };
+}
+
+function say(line: string): void {
+    process.stdout.write(`talos: ${line}\n`);
+}
+
+/** Before the Command (and in every preview): refuse an unconfirmed migration, and say what else each node holds. */
+function inspect(env: Env): void {
+    for (const node of env.nodes) {
+        const { live } = readNode(node);
+        const refusal = migrationRefusal(node, live, env.owned);
+        if (refusal) throw new Error(refusal);
+        const change = applyChange(live, env.owned);
+        if (change.kept.length > 0) say(`node ${node}: keeps ${change.kept.join("; ")}`);
+        if (change.removed.length > 0) say(`node ${node}: removes what the stack does not set: ${change.removed.join("; ")}`);
+    }
+}
+
+async function apply(env: Env): Promise<void> {
+    for (const [index, node] of env.nodes.entries()) {
+        try {
+            await applyNode(env, node);
+        } catch (error) {
+            const untouched = env.nodes.slice(index + 1);
+            throw new Error(`${(error as Error).message}. Stopped there: ${index > 0 ? `updated ${env.nodes.slice(0, index).join(", ")}; ` : ""}${untouched.length > 0 ? `did not touch ${untouched.join(", ")}` : "no node after it"}.`);
+        }
+    }
+    const previous = (process.env.PULUMI_COMMAND_STDOUT ?? "").split("\n").filter((l) => l.startsWith(APPLIED_LINE)).pop();
+    for (const node of (previous ?? APPLIED_LINE).slice(APPLIED_LINE.length).split(" ").filter(Boolean)) {
+        if (!env.nodes.includes(node)) await revertNode(env, node);
+    }
+    process.stdout.write(`${APPLIED_LINE}${env.nodes.join(" ")}\n`);
+}
+
+async function applyNode(env: Env, node: string): Promise<void> {
+    const { text, live } = readNode(node);
+    const refusal = migrationRefusal(node, live, env.owned);
+    if (refusal) throw new Error(refusal);
+    const change = applyChange(live, env.owned);
+    if (change.patches.length === 0) return say(`node ${node}: has the settings, unchanged`);
+    const port = securePort(live);
+    const before = await apiServerMetrics(env, node, port);
+    patchNode(node, change);
+    say(`node ${node}: ${change.changes.join("; ")}`);
+    try {
+        const seconds = await gate(env, node, port, change.restartsApiServer ? before : undefined);
+        say(`node ${node}: its apiserver accepts ${env.owned.issuerUrl} (keys loaded after ${seconds}s)`);
+    } catch (error) {
+        // The whole config it had: also undoes a staged file entry, and touches no other node.
+        const file = join(mkdtempSync(join(tmpdir(), "talos-agent-")), "previous.yaml");
+        writeFileSync(file, String(readLiveConfigSpec(text)), { mode: 0o600 });
+        run("talosctl", ["apply-config", "--nodes", node, "--mode", "auto", "--file", file]);
+        rmSync(file, { force: true });
+        throw new Error(`node ${node}: ${(error as Error).message}; it has its previous config back`);
+    }
+}
+
+async function revertNode(env: Env, node: string): Promise<void> {
+    const { live } = readNode(node);
+    const change = revertChange(live, env.owned);
+    if (change.patches.length === 0) return;
+    const port = securePort(live);
+    const before = await apiServerMetrics(env, node, port);
+    patchNode(node, change);
+    say(`node ${node}: ${change.changes.join("; ")}`);
+    if (change.restartsApiServer) await waitFor(env, `node ${node}'s apiserver to restart`, async () => restarted(before, await apiServerMetrics(env, node, port)));
+}
+
+/** Fails, naming the nodes, while a node lacks any of the settings; PLATFORM_AUTH_TALOS_REPAIR=1 re-applies them instead. */
+async function drift(env: Env, dryRun: boolean): Promise<void> {
+    const lost = env.nodes.map((node) => ({ node, change: applyChange(readNode(node).live, env.owned) })).filter((n) => n.change.patches.length > 0);
+    if (lost.length === 0) return;
+    const what = lost.map((n) => `${n.node} (${n.change.changes.join("; ")})`).join(", ");
+    if (process.env.PLATFORM_AUTH_TALOS_REPAIR !== "1") {
+        throw new Error(`node(s) ${what} differ from the apiserver's OIDC settings (${env.owned.mode}); re-apply them with \`PLATFORM_AUTH_TALOS_REPAIR=1 pulumi up\`.`);
+    }
+    if (dryRun) return say(`pulumi up re-applies the OIDC settings to ${what}`);
+    for (const { node } of lost) await applyNode(env, node);
+    say(`re-applied the OIDC settings to ${lost.map((n) => n.node).join(", ")}`);
+}
+
+function patchNode(node: string, change: NodeChange): void {
+    const dir = mkdtempSync(join(tmpdir(), "talos-agent-"));
+    try {
+        const files = change.patches.map((documents, i) => {
+            const file = join(dir, `patch-${i}.yaml`);
+            writeFileSync(file, patchText(documents));
+            return ["--patch", `@${file}`];
+        });
+        // A `.machine.files` entry takes effect only on reboot: stage, then reboot (talosctl waits until it is back).
+        run("talosctl", ["patch", "machineconfig", "--nodes", node, "--mode", change.needsReboot ? "staged" : "auto", ...files.flat()]);
+        if (change.needsReboot) run("talosctl", ["--nodes", node, "reboot"]);
+    } finally {
+        rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+/**
+ * Waits until the node's apiserver runs with the new settings (it restarted,
+ * or reloaded its authentication config, since `before`), then until it has
+ * fetched our issuer's keys: a token signed by nobody, with our issuer and
+ * audience, makes it fetch them, and it can refuse the token only after that.
+ */
+async function gate(env: Env, node: string, port: number, before: Metrics | undefined): Promise<number> {
+    const started = Date.now();
+    if (before) await waitFor(env, `its apiserver to restart with the settings`, async () => restarted(before, await apiServerMetrics(env, node, port)));
+    const issuerHash = `sha256:${createHash("sha256").update(env.owned.issuerUrl).digest("hex")}`;
+    const ca = clusterCa(env);
+    await waitFor(env, `its apiserver to load the keys of ${env.owned.issuerUrl} (can the node reach and trust the issuer?)`, async () => {
+        await probe(node, port, ca, env.owned);
+        const fetched = (await apiServerMetrics(env, node, port))?.series(JWKS_FETCH, { result: "success", jwt_issuer_hash: issuerHash });
+        return fetched !== undefined;
+    });
+    return Math.round((Date.now() - started) / 1000);
+}
+
+interface Metrics {
+    series(name: string, labels?: Record<string, string>): number | undefined;
+}
+
+/** The node's own apiserver's metrics (never the cluster endpoint's), or undefined while it does not answer. */
+async function apiServerMetrics(env: Env, node: string, port: number): Promise<Metrics | undefined> {
+    const result = spawnSync("kubectl", ["--context", env.context, "--server", `https://${node}:${port}`, "get", "--raw", "/metrics", "--request-timeout=5s"], { encoding: "utf8" });
+    if (result.status !== 0) return undefined;
+    return parseMetrics(result.stdout);
+}
+
+/** Prometheus text: the value of the first series with this name and these labels. */
+export function parseMetrics(text: string): Metrics {
+    const lines = text.split("\n").filter((l) => l && !l.startsWith("#"));
+    return {
+        series(name, labels = {}) {
+            const line = lines.find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
+            return line === undefined ? undefined : Number(line.split(" ").pop());
+        },
+    };
+}
+
+function restarted(before: Metrics | undefined, now: Metrics | undefined): boolean {
+    if (now === undefined) return false;
+    if (before === undefined) return true;
+    const reloaded = (now.series(RELOAD_TIME, { status: "success" }) ?? 0) > (before.series(RELOAD_TIME, { status: "success" }) ?? 0);
+    return now.series(START_TIME) !== before.series(START_TIME) || reloaded;
+}
+
+function clusterCa(env: Env): string | undefined {
+    const view = JSON.parse(run("kubectl", ["config", "view", "--raw", "--minify", "--flatten", "--context", env.context, "-o", "json"]));
+    const data = view.clusters?.[0]?.cluster?.["certificate-authority-data"];
+    return data ? Buffer.from(data, "base64").toString() : undefined;
+}
+
+/** A request with an unsigned token for our issuer and audience: it carries nothing, and is always refused. */
+function probe(node: string, port: number, ca: string | undefined, owned: OwnedSettings): Promise<void> {
+    const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
+    const now = Math.floor(Date.now() / 1000);
+    const token = [part({ alg: "RS256", kid: "platform-auth-probe" }), part({ iss: owned.issuerUrl, aud: owned.audience, sub: "probe", iat: now, exp: now + 300 }), part({ probe: true })].join(".");
+    return new Promise((resolve) => {
+        request({ host: node, port, path: "/api", ca, headers: { authorization: `Bearer ${token}` }, timeout: 5000 }, (res) => {
+            res.resume();
+            res.on("end", resolve);
+        })
+            .on("error", () => resolve())
+            .on("timeout", function (this: { destroy(): void }) {
+                this.destroy();
+            })
+            .end();
+    });
+}
+
+async function waitFor(env: Env, what: string, check: () => Promise<boolean>): Promise<void> {
+    const deadline = Date.now() + env.gateSeconds * 1000;
+    while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`gave up after ${env.gateSeconds}s waiting for ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+}
+
+function securePort(live: ReturnType<typeof readLiveConfig>): number {
+    return Number(apiServerArgs(live)["secure-port"] ?? 6443);
+}
+
+function readLiveConfigSpec(text: string): string {
+    return readLiveConfig(text).map((d) => patchText([d])).join("---\n");
+}
+
+async function main(verb: string | undefined): Promise<void> {
+    const env = environment();
+    if (verb === "inspect") return inspect(env);
+    if (verb === "apply") return apply(env);
+    if (verb === "revert") {
+        for (const node of env.nodes) await revertNode(env, node);
+        return;
+    }
+    if (verb === "drift") return drift(env, process.env.TALOS_DRY_RUN === "true");
+    throw new Error(`usage: node talos/agent.ts inspect|apply|revert|drift (got ${verb})`);
+}
+
+if (process.argv[1]?.endsWith(join("talos", "agent.ts"))) {
+    main(process.argv[2]).catch((error: Error) => {
+        process.stderr.write(`talos: ${error.message}\n`);
+        process.exit(1);
+    });
+}
