@@ -7,6 +7,9 @@ import { makeCa, makeLeaf } from "../test/support/pki";
 import { ProgramFailed, runStack, stackFileConfig, USER_KEYS } from "../test/support/stack";
 
 const ca = makeCa("platform-auth test CA");
+/** As `pulumi config set --secret githubClientSecret` leaves it. */
+const SECRET_KEYS = new Set(["githubClientSecret"]);
+const parse = (stack: string, raw: RawConfig, secretKeys = SECRET_KEYS) => parseConfig(stack, raw, secretKeys);
 
 /** The local stack's raw config as the program sees it, plus the user keys. */
 function localRaw(overrides: Record<string, string | undefined> = {}): RawConfig {
@@ -19,11 +22,16 @@ function localRaw(overrides: Record<string, string | undefined> = {}): RawConfig
 
 /** The problems parseConfig reports for one bad value. */
 function problemsFor(overrides: Record<string, string | undefined>) {
+    const error = problemsThrown(overrides);
+    expect(error).to.be.instanceOf(ConfigError);
+    return error.problems;
+}
+
+function problemsThrown(overrides: Record<string, string | undefined>): ConfigError {
     try {
-        parseConfig("local", localRaw(overrides));
+        parse("local", localRaw(overrides));
     } catch (error) {
-        expect(error).to.be.instanceOf(ConfigError);
-        return (error as ConfigError).problems;
+        return error as ConfigError;
     }
     throw new Error(`config ${JSON.stringify(overrides)} was accepted`);
 }
@@ -93,11 +101,31 @@ describe("config: bad values are refused with the key named", () => {
 
     it("reports every problem at once, each prefixed with its full key", () => {
         try {
-            parseConfig("local", localRaw({ domain: "https://x", dexReplicas: "0" }));
+            parse("local", localRaw({ domain: "https://x", dexReplicas: "0" }));
             expect.fail("accepted");
         } catch (error) {
             expect((error as Error).message).to.match(/platform-auth:domain: .*\n\s+- platform-auth:dexReplicas: /);
         }
+    });
+
+    it("refuses a githubClientSecret stored in plain text, naming the key and the --secret command", () => {
+        try {
+            parse("local", localRaw(), new Set());
+            expect.fail("a plain-text client secret was accepted");
+        } catch (error) {
+            expect((error as ConfigError).problems).to.deep.equal([
+                {
+                    key: "githubClientSecret",
+                    message: "is stored in plain text in Pulumi.local.yaml; store it encrypted with `pulumi config set --secret githubClientSecret <secret>` (and rotate it in GitHub if that file was ever committed).",
+                },
+            ]);
+        }
+    });
+
+    it("a refusal is a Pulumi RunError, which the engine prints as its message alone, without a stack trace", () => {
+        const error = problemsThrown({ domain: "https://x" });
+        expect(pulumi.RunError.isInstance(error)).to.equal(true);
+        expect(error.message.split("\n")[0]).to.equal("Invalid stack configuration (nothing was created):");
     });
 
     it("refuses bad config before any resource is created", async () => {
@@ -124,43 +152,43 @@ describe("config: bad values are refused with the key named", () => {
 
 describe("config: good values", () => {
     it("accepts each stack's file with only the user keys", () => {
-        const local = parseConfig("local", localRaw());
+        const local = parse("local", localRaw());
         expect(local).to.include({ domain: "platform.lan", dexReplicas: 1, kubeconfigCluster: "local" });
         expect(local.githubTeams.map((t) => t.slug)).to.deep.equal(["platform"]);
         expect(local.issuerCaPem).to.equal(ca.certPem.trim() + "\n");
         const prodRaw: RawConfig = { ...USER_KEYS };
         for (const [key, value] of Object.entries(stackFileConfig("prod"))) prodRaw[key.replace(/^platform-auth:/, "")] = value;
-        const prod = parseConfig("prod", prodRaw);
+        const prod = parse("prod", prodRaw);
         expect(prod).to.include({ domain: "platform.devantler.tech", dexReplicas: 2, issuerCaPem: undefined, kubeconfigCluster: "prod", preferredEmailDomain: "devantler.tech" });
     });
 
     it("reads the issuer's address (IPv4 or IPv6) and the migration's confirmation, both off unless set", () => {
-        expect(parseConfig("local", localRaw())).to.include({ issuerAddress: undefined, talosMigrationConfirmed: false });
-        expect(parseConfig("local", localRaw({ issuerAddress: "192.168.1.50" })).issuerAddress).to.equal("192.168.1.50");
-        expect(parseConfig("local", localRaw({ issuerAddress: "fd00::50" })).issuerAddress).to.equal("fd00::50");
-        expect(parseConfig("local", localRaw({ talosVersion: "v1.14", talosMigration: "1.13-to-1.14" })).talosMigrationConfirmed).to.equal(true);
+        expect(parse("local", localRaw())).to.include({ issuerAddress: undefined, talosMigrationConfirmed: false });
+        expect(parse("local", localRaw({ issuerAddress: "192.168.1.50" })).issuerAddress).to.equal("192.168.1.50");
+        expect(parse("local", localRaw({ issuerAddress: "fd00::50" })).issuerAddress).to.equal("fd00::50");
+        expect(parse("local", localRaw({ talosVersion: "v1.14", talosMigration: "1.13-to-1.14" })).talosMigrationConfirmed).to.equal(true);
     });
 
     it("reads the apiserver's address and CA together, and the preferred email domain, all optional", () => {
         const clusterCa = makeCa("cluster CA");
-        const config = parseConfig("local", localRaw({ apiServerUrl: "https://192.168.1.10:6443", apiServerCaPem: clusterCa.certPem }));
+        const config = parse("local", localRaw({ apiServerUrl: "https://192.168.1.10:6443", apiServerCaPem: clusterCa.certPem }));
         expect(config.apiServer).to.deep.equal({ url: "https://192.168.1.10:6443", caPem: clusterCa.certPem.trim() + "\n" });
         expect(config.preferredEmailDomain).to.equal("devantler.tech");
-        expect(parseConfig("local", localRaw({ preferredEmailDomain: undefined, readOnlyUsers: JSON.stringify(["ned@gmail.com"]) })).preferredEmailDomain).to.equal(undefined);
-        expect(parseConfig("local", localRaw()).apiServer).to.equal(undefined);
+        expect(parse("local", localRaw({ preferredEmailDomain: undefined, readOnlyUsers: JSON.stringify(["ned@gmail.com"]) })).preferredEmailDomain).to.equal(undefined);
+        expect(parse("local", localRaw()).apiServer).to.equal(undefined);
     });
 
     it("keeps a read-only user's capitals where the apiserver keeps the token's (Talos ≤1.13)", () => {
-        expect(parseConfig("local", localRaw({ readOnlyUsers: JSON.stringify(["Ned@devantler.tech"]) })).readOnlyUsers).to.deep.equal(["Ned@devantler.tech"]);
+        expect(parse("local", localRaw({ readOnlyUsers: JSON.stringify(["Ned@devantler.tech"]) })).readOnlyUsers).to.deep.equal(["Ned@devantler.tech"]);
     });
 
     it("takes over existing objects only when adoptExisting says so", () => {
-        expect(parseConfig("local", localRaw()).adoptExisting).to.equal(false);
-        expect(parseConfig("local", localRaw({ adoptExisting: "true" })).adoptExisting).to.equal(true);
+        expect(parse("local", localRaw()).adoptExisting).to.equal(false);
+        expect(parse("local", localRaw({ adoptExisting: "true" })).adoptExisting).to.equal(true);
     });
 
     it("defaults token lifetimes to bounded values", () => {
-        const config = parseConfig("local", localRaw({ tokenLifetimes: undefined }));
+        const config = parse("local", localRaw({ tokenLifetimes: undefined }));
         expect(config.tokenLifetimes).to.deep.equal({ idToken: "1h", refreshTokenIdle: "168h", refreshTokenAbsolute: "720h" });
     });
 
@@ -172,7 +200,7 @@ describe("config: good values", () => {
     });
 
     it("keeps the client secret a Pulumi secret", async () => {
-        const config = parseConfig("local", localRaw());
+        const config = parse("local", localRaw());
         expect(await pulumi.isSecret(config.githubClientSecret)).to.equal(true);
     });
 });

@@ -23,8 +23,11 @@ const KNOWN_KEYS = [
     "adoptExisting",
 ];
 
-/** Validates everything and returns the typed config, or throws one ConfigError. */
-export function parseConfig(stack: string, raw: RawConfig): PlatformAuthConfig {
+/**
+ * Validates everything and returns the typed config, or throws one ConfigError.
+ * `secretKeys` are the keys the stack file holds encrypted (set with `--secret`).
+ */
+export function parseConfig(stack: string, raw: RawConfig, secretKeys: ReadonlySet<string>): PlatformAuthConfig {
     const problems: ConfigProblem[] = [];
     const fail = (key: string, message: string) => problems.push({ key, message });
     const read = new Reader(raw, fail);
@@ -59,6 +62,10 @@ export function parseConfig(stack: string, raw: RawConfig): PlatformAuthConfig {
         "githubClientSecret",
         "the OAuth app's client secret, set with `pulumi config set --secret githubClientSecret <secret>`",
     );
+    if (secretValue !== undefined && !secretKeys.has("githubClientSecret")) {
+        // Wrapping it in pulumi.secret now would be too late: it already sits in clear in Pulumi.<stack>.yaml.
+        fail("githubClientSecret", `is stored in plain text in Pulumi.${stack}.yaml; store it encrypted with \`pulumi config set --secret githubClientSecret <secret>\` (and rotate it in GitHub if that file was ever committed).`);
+    }
 
     const talosText = read.string("talosVersion", `the Talos version of the control plane, one of ${knownTalosVersions()}`);
     const talosVersion = talosText === undefined ? undefined : parseTalosVersion(talosText);

@@ -1,6 +1,6 @@
 // The stack's configuration as the rest of the program sees it: typed, and
 // already validated (parse.ts). The lowest layer: it imports nothing of ours.
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 
 export const PROJECT = "platform-auth";
 
@@ -93,7 +93,8 @@ export interface ConfigProblem {
     message: string;
 }
 
-export class ConfigError extends Error {
+/** A RunError: Pulumi prints its message alone, as a refusal, not as a crash with a stack trace. */
+export class ConfigError extends pulumi.RunError {
     constructor(readonly problems: ConfigProblem[]) {
         super(
             "Invalid stack configuration (nothing was created):\n" +

@@ -29,7 +29,8 @@ export function makeClusterPki(ca: KeyPair & { dir: string }): Pki {
     return {
         ca,
         admin: makeLeaf(ca, "admin", "/O=system:masters/CN=break-glass-admin"),
-        apiServer: makeLeaf(ca, "apiserver", "/CN=kube-apiserver", "IP:127.0.0.1,DNS:localhost"),
+        // The cluster endpoint, and the Talos node stand-ins' own apiservers (talos-nodes.ts).
+        apiServer: makeLeaf(ca, "apiserver", "/CN=kube-apiserver", ["127.0.0.1", ...TALOS_NODE_ADDRESSES].map((ip) => `IP:${ip}`).concat("DNS:localhost").join(",")),
         serviceAccountKey,
         serviceAccountPub,
     };
@@ -42,8 +43,32 @@ export function kubectlIn(binary: string, env: NodeJS.ProcessEnv = process.env):
     return (kubeconfig, ...args) => run(binary, ["--kubeconfig", kubeconfig, ...args], env);
 }
 
+/** Where the Talos node stand-ins' apiservers listen, each on the Talos default port 6443. */
+export const TALOS_NODE_ADDRESSES = ["127.0.0.2", "127.0.0.3"];
+
+/** The flags every apiserver of the cluster shares: one etcd, one PKI. */
+export function apiServerArgs(pki: Pki, etcdServers: string, address: string, port: number): string[] {
+    return [
+        `--etcd-servers=${etcdServers}`,
+        `--bind-address=${address}`,
+        `--advertise-address=${address}`,
+        `--secure-port=${port}`,
+        `--tls-cert-file=${pki.apiServer.certFile}`,
+        `--tls-private-key-file=${pki.apiServer.keyFile}`,
+        `--client-ca-file=${pki.ca.certFile}`,
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        `--service-account-key-file=${pki.serviceAccountPub}`,
+        `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+        "--service-cluster-ip-range=10.96.0.0/16",
+        "--authorization-mode=RBAC",
+        // No kubelet or node IPs here: keep the apiserver from publishing itself as an endpoint.
+        "--endpoint-reconciler-type=none",
+    ];
+}
+
 export interface Cluster {
     server: string;
+    etcdServers: string;
     /** The cluster CA, which anonymous clients trust too. */
     caPem: string;
     adminKubeconfig: string;
@@ -69,21 +94,9 @@ export async function startCluster(tools: Tools, pki: Pki, authFlags: string[], 
     ], runDir);
 
     const server = `https://127.0.0.1:${securePort}`;
+    const etcdServers = `http://127.0.0.1:${etcdClient}`;
     const apiServer = start("kube-apiserver", tools.kubeApiServer, [
-        `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
-        `--secure-port=${securePort}`,
-        `--tls-cert-file=${pki.apiServer.certFile}`,
-        `--tls-private-key-file=${pki.apiServer.keyFile}`,
-        `--client-ca-file=${pki.ca.certFile}`,
-        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-        `--service-account-key-file=${pki.serviceAccountPub}`,
-        `--service-account-signing-key-file=${pki.serviceAccountKey}`,
-        "--service-cluster-ip-range=10.96.0.0/16",
-        "--authorization-mode=RBAC",
-        // No kubelet or node IPs here: keep the apiserver from publishing itself as an endpoint.
-        "--endpoint-reconciler-type=none",
+        ...apiServerArgs(pki, etcdServers, "127.0.0.1", securePort),
         ...authFlags,
     ], runDir, { ...process.env, ...apiServerEnv });
 
@@ -130,6 +143,7 @@ export async function startCluster(tools: Tools, pki: Pki, authFlags: string[], 
     );
     return {
         server,
+        etcdServers,
         caPem: pki.ca.certPem,
         adminKubeconfig,
         apiServer,

@@ -37,8 +37,8 @@ export function programWarnings(output: string): string[] {
 
 export interface Engine {
     env: NodeJS.ProcessEnv;
-    /** `pulumi <args>` in `cwd`, to completion; never throws on a non-zero exit. */
-    pulumi(cwd: string, args: string[], timeoutMs?: number): Promise<CommandResult>;
+    /** `pulumi <args>` in `cwd`, to completion; never throws on a non-zero exit. `extraEnv` is for this run only. */
+    pulumi(cwd: string, args: string[], timeoutMs?: number, extraEnv?: NodeJS.ProcessEnv): Promise<CommandResult>;
 }
 
 /** An engine with its own home and file backend under `dir`; `path` puts the built CLI and plugins first. */
@@ -60,7 +60,7 @@ export function makeEngine(dir: string, path: string[], extraEnv: NodeJS.Process
     };
     return {
         env,
-        pulumi: (cwd, args, timeoutMs = 900_000) => runAsync("pulumi", args, { cwd, env }, timeoutMs),
+        pulumi: (cwd, args, timeoutMs = 900_000, extraEnv = {}) => runAsync("pulumi", args, { cwd, env: { ...env, ...extraEnv } }, timeoutMs),
     };
 }
 

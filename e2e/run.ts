@@ -28,13 +28,15 @@ import { admissionSteps } from "./steps/admission";
 import { artifactSteps } from "./steps/artifacts";
 import { browserSteps } from "./steps/browser";
 import type { EngineContext, ModeContext } from "./steps/context";
-import { configureStack, deployedDex, deploySteps, preflightRefusalStep, stackOutputs } from "./steps/deploy";
+import { configureStack, deployedDex, deploySteps, plainSecretRefusalStep, preflightRefusalStep, stackOutputs } from "./steps/deploy";
 import { dayTwoSteps } from "./steps/day-two";
 import { faultSteps } from "./steps/faults";
 import { loginSteps, negativeSteps } from "./steps/login";
 import { refreshSteps } from "./steps/refresh";
 import { destroySteps, noOpPreviewStep, policySteps, rotationSteps } from "./steps/update";
+import { talosDestroyedStep, talosDriftSteps, talosFirstApplySteps, talosLoginStep, talosMigrationSteps, talosUpdateSteps, operatorPatches } from "./steps/talos";
 import { apiServerAuthFlags, mergedMachineConfig } from "./talos-node";
+import { generatedConfig, startTalosNodes, type TalosNodes } from "./talos-nodes";
 import { buildTools, type Tools } from "./tools";
 import { installGatewayApi, startWorkloadRuntime } from "./workloads";
 
@@ -67,6 +69,7 @@ async function main(): Promise<void> {
     }
     const hosts = issuerHosts();
     const tools = buildTools(REPO_ROOT);
+    const started = Date.now();
     console.log(`e2e: ${Object.entries(tools.versions).map(([n, v]) => `${n} ${v}`).join(", ")}`);
     const report = new Report();
     const ca = makeCa("mkcert development CA (e2e)");
@@ -91,7 +94,8 @@ async function main(): Promise<void> {
         if (scoped.failed === 0) rmSync(runDir, { recursive: true, force: true });
         else console.log(`  logs, configs and Pulumi state of this run: ${runDir}`);
     }
-    console.log(`\ne2e: ${report.passed} passed, ${report.failed} failed`);
+    console.log(`\ne2e: the runs took ${Math.round((Date.now() - started) / 1000)}s (tools already built)`);
+    console.log(`e2e: ${report.passed} passed, ${report.failed} failed`);
     // A suite that checked nothing proves nothing.
     process.exitCode = report.failed === 0 && report.passed > 0 ? 0 : 1;
 }
@@ -122,17 +126,27 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
     });
     await anonymousAccessStep(cluster, minor, report);
     await startWorkloadRuntime(tools, cluster, kubectl, runDir);
+    // The local runs also roll the settings out to Talos nodes that hold what others configured.
+    const issuerUrl = expected.outputs.issuerUrl;
+    const nodes: TalosNodes | undefined = privateCa ? startTalosNodes(tools, pki, cluster, minor, generatedConfig(tools, minor, operatorPatches(minor, issuerUrl), runDir), runDir) : undefined;
 
     // 3. The real engine deploys the stack.
     const github = await startGitHubStandIn(stackFileConfig(run.stack)["platform-auth:githubOrg"]);
     try {
-        const engine = makeEngine(mkdirP(join(runDir, "engine")), tools.path, { KUBECONFIG: cluster.contextKubeconfig(`admin@${run.stack}`), GITHUB_TOKEN: "e2e-token" });
+        const engine = makeEngine(mkdirP(join(runDir, "engine")), [...tools.path, ...(nodes ? [nodes.bin] : [])], {
+            KUBECONFIG: cluster.contextKubeconfig(`admin@${run.stack}`),
+            GITHUB_TOKEN: "e2e-token",
+            PLATFORM_AUTH_TALOS_GATE_SECONDS: "60",
+        });
         const projectDir = copyProgram(REPO_ROOT, join(runDir, "program"), { [run.stack]: readFileSync(join(REPO_ROOT, `Pulumi.${run.stack}.yaml`), "utf8") });
         const ctx: EngineContext = { engine, projectDir, stack: run.stack, cluster, kubectl, kubectlBinary: tools.kubectl, github, report, runDir };
         // The apiserver's address and CA as an operator sets them: the kubeconfig output becomes a whole file.
         await configureStack(ctx, { ...userKeys, apiServerUrl: cluster.server, apiServerCaPem: pki.ca.certPem, "github:baseUrl": github.baseUrl, ...(run.talosVersion ? { talosVersion: run.talosVersion } : {}) });
         // Without the Gateway API the preview stops before anything exists; then install it.
-        if (withViolatingProgram) await preflightRefusalStep(ctx);
+        if (withViolatingProgram) {
+            await preflightRefusalStep(ctx);
+            await plainSecretRefusalStep(ctx, userKeys.githubClientSecret);
+        }
         const exposure = JSON.parse(stackFileConfig(run.stack)["platform-auth:exposure"]);
         await installGatewayApi(tools, cluster, kubectl, { name: exposure.gatewayName, namespace: exposure.gatewayNamespace }, runDir);
         // The first run starts from the manual setup's objects and takes them over first.
@@ -166,13 +180,29 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
         await negativeSteps(context);
         await browserSteps(context, { kubectl: tools.kubectl, env, runDir });
         if (run === RUNS[0]) await dayTwoSteps(ctx, context);
+        // 12. With Dex serving, the Talos nodes: each local run proves its share of the cases once.
+        if (nodes) {
+            await talosFirstApplySteps(ctx, nodes, minor, issuerUrl);
+            await talosLoginStep(ctx, context, nodes, ned);
+            const rotatedCa = makeCa("rotated issuer CA (e2e)").certPem;
+            if (minor === "1.13") {
+                await noOpPreviewStep(ctx);
+                await talosUpdateSteps(ctx, nodes, tls.ca.certPem, rotatedCa, false);
+                await talosMigrationSteps(ctx, nodes, issuerUrl);
+            } else {
+                await talosDriftSteps(ctx, nodes);
+                await talosUpdateSteps(ctx, nodes, tls.ca.certPem, rotatedCa, true);
+            }
+        }
         await refreshSteps(context);
         await faultSteps(context);
 
         // 10. And gone again.
         await destroySteps(ctx);
+        if (nodes) await talosDestroyedStep(ctx, nodes, issuerUrl, minor);
     } finally {
         await github.close();
+        await nodes?.close();
     }
 }
 

@@ -29,7 +29,8 @@ export function apiServerAuthFlags(mergedConfig: string, runDir: string): string
     const authentication = docs.find((d) => d.kind === "KubeAuthenticationConfig");
     if (authentication) {
         const file = join(runDir, "authentication-config.yaml");
-        writeFileSync(file, stringify(authentication.configuration));
+        // Talos's document holds the configuration without its type; Talos writes the file with it.
+        writeFileSync(file, stringify({ apiVersion: "apiserver.config.k8s.io/v1", kind: "AuthenticationConfiguration", ...authentication.configuration }));
         flags.push(`--authentication-config=${file}`);
     }
     const { machine, cluster } = docs.find((d) => d.version === "v1alpha1") ?? {};

@@ -49,6 +49,6 @@ export function buildTools(repoRoot: string): Tools {
         versions: Object.fromEntries(dirs.map((d) => /^(.*?)-(v?\d.*)$/.exec(basename(d))!.slice(1))),
     };
     // Only found, not kept: kubectl and the engine run these from PATH, as for users.
-    ["kubectl-oidc_login", "pulumi", "pulumi-language-nodejs", "pulumi-resource-kubernetes", "pulumi-resource-github"].forEach(find);
+    ["kubectl-oidc_login", "pulumi", "pulumi-language-nodejs", "pulumi-resource-kubernetes", "pulumi-resource-github", "pulumi-resource-command"].forEach(find);
     return tools;
 }

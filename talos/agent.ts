@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { apiServerArgs, applyChange, migrationRefusal, patchText, readLiveConfig, revertChange, type NodeChange, type OwnedSettings } from "./compose.ts";
+import { apiServerArgs, applyChange, migrationRefusal, patchText, readLiveConfig, REFUSAL, revertChange, type NodeChange, type OwnedSettings } from "./compose.ts";
 
 /** The line an apply ends with; the next apply reads it back to revert nodes that left the list. */
 export const APPLIED_LINE = "talos-nodes: ";
@@ -250,7 +250,10 @@ async function main(verb: string | undefined): Promise<void> {
 }
 
 if (process.argv[1]?.endsWith(join("talos", "agent.ts"))) {
-    main(process.argv[2]).catch((error: Error) => {
+    const verb = process.argv[2];
+    main(verb).catch((error: Error) => {
+        // The checks run as invokes: their refusal is the program's to report (compose.ts, REFUSAL).
+        if (verb === "inspect" || verb === "drift") return void process.stdout.write(`${REFUSAL}${error.message}\n`);
         process.stderr.write(`talos: ${error.message}\n`);
         process.exit(1);
     });

@@ -6,6 +6,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { TalosVersion } from "../config/types";
 import type { OidcContract } from "../contract/contract";
+import { REFUSAL } from "./compose";
 import { ownedSettings, talosPatchDocuments } from "./plan";
 import { toYamlStream } from "./render";
 
@@ -66,10 +67,12 @@ export class TalosApiServerPatch extends pulumi.ComponentResource {
     }
 }
 
-/** The agent's report, in the engine's output under this resource. */
+/** The agent's report, in the engine's output under this resource; a refusal ends the run with its message alone. */
 function logged(result: pulumi.Output<command.local.RunResult>, resource: pulumi.Resource): pulumi.Output<string> {
-    return result.apply((r) => {
-        if (r.stdout) pulumi.log.info(r.stdout, resource);
-        return r.stdout;
+    return result.apply(({ stdout = "" }) => {
+        const refusals = stdout.split("\n").filter((line) => line.startsWith(REFUSAL));
+        if (refusals.length > 0) throw new pulumi.RunError(refusals.map((line) => `talos: ${line.slice(REFUSAL.length)}`).join("\n"));
+        if (stdout) pulumi.log.info(stdout, resource);
+        return stdout;
     });
 }

@@ -12,6 +12,13 @@ import { parseAllDocuments, stringify } from "yaml";
 
 type Doc = Record<string, unknown>;
 
+/**
+ * How the agent's read-only checks (run as invokes) report a refusal: on
+ * stdout, exiting 0, so that the program can end the run with the message
+ * alone rather than as a failed invoke with a stack trace.
+ */
+export const REFUSAL = "talos: refused: ";
+
 /** What this program owns on a node, rendered by the program (talos/plan.ts) and read here. */
 export interface OwnedSettings {
     mode: "authenticationConfig" | "extraArgs";

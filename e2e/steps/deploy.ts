@@ -30,10 +30,34 @@ export async function preflightRefusalStep(ctx: EngineContext): Promise<void> {
         expectThat(preview.status !== 0, "the preview passed on a cluster that cannot serve the HTTPRoute");
         const line = text.split("\n").find((l) => /platform-auth:exposure: .*does not serve HTTPRoute/.test(l));
         expectThat(line !== undefined, `refused, but not by the exposure preflight: ${text}`);
+        expectCleanRefusal(text);
         const namespaces = ctx.kubectl(ctx.cluster.adminKubeconfig, "get", "namespace", "dex");
         expectThat(namespaces.status !== 0, "namespace dex exists after a refused preview");
         return line!.trim();
     });
+}
+
+/** A refusal reads as one: no "unhandled exception", no stack trace, no terminal colour codes. */
+export function expectCleanRefusal(text: string): void {
+    const crash = text.split("\n").filter((l) => /unhandled exception|^\s+at .+[(:]\d+|\u001b\[/.test(l));
+    expectThat(crash.length === 0, `the refusal reads as a crash: ${crash.slice(0, 3).join(" | ")}`);
+}
+
+/** A githubClientSecret set without --secret is refused by the preview, naming the key and the command; then it is set right. */
+export async function plainSecretRefusalStep(ctx: EngineContext, secret: string): Promise<void> {
+    const set = (...args: string[]) => ctx.engine.pulumi(ctx.projectDir, ["config", "set", "--stack", ctx.stack, ...args, "githubClientSecret", "--", secret]);
+    await set();
+    await ctx.report.check("3. a githubClientSecret stored in plain text is refused by the preview, naming the key and `--secret`, as a refusal", async () => {
+        const preview = await onStack(ctx, "preview");
+        const text = preview.stdout + preview.stderr;
+        expectThat(preview.status !== 0, "the preview accepted a plain-text client secret");
+        const line = text.split("\n").find((l) => /platform-auth:githubClientSecret: is stored in plain text .*pulumi config set --secret githubClientSecret/.test(l));
+        expectThat(line !== undefined, text);
+        expectCleanRefusal(text);
+        return line!.trim();
+    });
+    const fixed = await set("--secret");
+    if (fixed.status !== 0) throw new Error(`pulumi config set --secret githubClientSecret failed: ${fixed.stderr}`);
 }
 
 export async function deploySteps(ctx: EngineContext, expected: StackRun): Promise<Outputs> {
