@@ -17,6 +17,8 @@ import { clusterGet, type ClusterGet } from "./preflight/cluster";
 import { checkExposure } from "./preflight/exposure";
 import { checkExisting } from "./preflight/existing";
 import { talosPatchMode } from "./talos/render";
+import { inspectTalosNodes } from "./talos/inspect";
+import { agentEnvironment } from "./talos/plan";
 
 /** How the program asks the target cluster questions before creating anything; tests pass a stand-in. */
 export type ClusterAccess = (context: string) => ClusterGet;
@@ -32,6 +34,19 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet) {
     [...exposure.warnings, ...existing.warnings].forEach((warning) => pulumi.log.warn(warning));
     const contract = oidcContract(config);
     const host = new URL(contract.issuerUrl).host;
+    // The nodes are read before anything exists: an unconfirmed migration is refused like bad config.
+    const agent = config.talosNodes.length > 0
+        ? agentEnvironment(contract, config.talosVersion, config.talosNodes, {
+              issuerAddress: config.issuerAddress,
+              migrationConfirmed: config.talosMigrationConfirmed,
+              kubernetesContext: config.kubernetesContext,
+          })
+        : undefined;
+    if (agent) {
+        const inspection = await inspectTalosNodes(agent);
+        if (inspection.refusals.length > 0) throw new ConfigError(inspection.refusals);
+        if (inspection.notes.length > 0) pulumi.log.info(inspection.notes.join("\n"));
+    }
 
     // Explicit providers only (the stack files disable the defaults): every object goes to the
     // configured context and org, never to whatever the ambient kubeconfig or token points at.
@@ -64,7 +79,12 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet) {
         githubClientId: config.githubClientId,
         githubClientSecret: config.githubClientSecret,
         replicas: config.dexReplicas,
+        image: config.dexImage,
         exposure: config.exposure,
+        peers: {
+            ingressNamespace: config.exposure.kind === "httproute" ? config.exposure.proxyNamespace : config.exposure.controllerNamespace,
+            monitoringNamespace: config.monitoringNamespace,
+        },
         adopted: existing.adopted,
     }, { providers: [kubernetes] });
     const rbac = new ReadOnlyRbac(
@@ -82,10 +102,8 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet) {
         {
             contract,
             version: config.talosVersion,
-            nodes: config.talosNodes,
             issuerAddress: config.issuerAddress,
-            migrationConfirmed: config.talosMigrationConfirmed,
-            kubernetesContext: config.kubernetesContext,
+            agent,
         },
         { dependsOn: [dex, rbac] },
     );

@@ -43,6 +43,8 @@ describe("config: bad values are refused with the key named", () => {
         ["a missing domain", { domain: undefined }, "domain", /is missing/],
         ["an invalid email", { readOnlyUsers: JSON.stringify(["ned@"]) }, "readOnlyUsers[0]", /not an email address/],
         ["a malformed team", { githubTeams: JSON.stringify(["platform", { slug: "Platform Team" }]) }, "githubTeams[1]", /not a team/],
+        ["a Dex image by tag alone", { dexImage: "registry.lan/dexidp/dex:v2.45.1-distroless" }, "dexImage", /not an image pinned by digest; give it as <registry>\/<repository>:<tag>@sha256:/],
+        ["a Dex image by digest without a tag", { dexImage: `registry.lan/dexidp/dex@sha256:${"a".repeat(64)}` }, "dexImage", /not an image pinned by digest/],
         ["a group without a team", { readOnlyGroups: JSON.stringify(["devantler-tech"]) }, "readOnlyGroups[0]", /not "<org>:<team-slug>"/],
         ["a group of another org", { readOnlyGroups: JSON.stringify(["other-org:platform"]) }, "readOnlyGroups[0]", /names org "other-org"/],
         ["a group whose team Dex never admits", { readOnlyGroups: JSON.stringify(["devantler-tech:ops"]) }, "readOnlyGroups[0]", /team "ops" is not in githubTeams/],
@@ -74,6 +76,8 @@ describe("config: bad values are refused with the key named", () => {
         ["a client ID with whitespace", { githubClientId: "Ov23li Test" }, "githubClientId", /contains whitespace/],
         ["a node that is not an address", { talosNodes: JSON.stringify(["10.0.0.2; rm -rf /"]) }, "talosNodes[0]", /not a node address/],
         ["an ingress without its class", { exposure: JSON.stringify({ kind: "ingress" }) }, "exposure", /needs className/],
+        ["an ingress without its controller's namespace", { exposure: JSON.stringify({ kind: "ingress", className: "nginx" }) }, "exposure", /needs className and controllerNamespace .*NetworkPolicy admits traffic from there only/],
+        ["a monitoring namespace that is no namespace name", { monitoringNamespace: "Monitoring" }, "monitoringNamespace", /not a namespace name/],
         ["a GitHub login that GitHub would not allow", { githubTeams: JSON.stringify([{ slug: "platform", members: [{ username: "-ned" }] }]) }, "githubTeams[0].members[0]", /not \{ username/],
         ["an empty team list", { githubTeams: "[]", readOnlyGroups: "[]" }, "githubTeams", /at least one team/],
         ["a list given as a scalar", { readOnlyUsers: "ned@devantler.tech" }, "readOnlyUsers", /YAML list or map/],
@@ -151,6 +155,12 @@ describe("config: bad values are refused with the key named", () => {
 });
 
 describe("config: good values", () => {
+    it("takes a Dex image from a mirror pinned by tag and digest, and defaults to the tested release", () => {
+        const mirrored = `registry.lan:5000/dexidp/dex:v2.45.1-distroless@sha256:${"0123456789abcdef".repeat(4)}`;
+        expect(parse("local", localRaw({ dexImage: mirrored })).dexImage).to.equal(mirrored);
+        expect(parse("local", localRaw()).dexImage).to.equal("ghcr.io/dexidp/dex:v2.45.1-distroless");
+    });
+
     it("accepts each stack's file with only the user keys", () => {
         const local = parse("local", localRaw());
         expect(local).to.include({ domain: "platform.lan", dexReplicas: 1, kubeconfigCluster: "local" });

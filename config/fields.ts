@@ -164,17 +164,24 @@ function durationSeconds(text: string): number {
 export function parseExposure(value: Record<string, unknown> | undefined, fail: Fail): Exposure | undefined {
     const exposure = value ?? { kind: "httproute", gatewayName: "platform", gatewayNamespace: "kube-system", sectionName: "https" };
     const text = (field: string) => (typeof exposure[field] === "string" && exposure[field] !== "" ? (exposure[field] as string) : undefined);
-    const fields: Record<string, string[]> = { httproute: ["kind", "gatewayName", "gatewayNamespace", "sectionName"], ingress: ["kind", "className", "tlsSecretName"] };
+    const fields: Record<string, string[]> = {
+        httproute: ["kind", "gatewayName", "gatewayNamespace", "sectionName", "proxyNamespace"],
+        ingress: ["kind", "className", "tlsSecretName", "controllerNamespace"],
+    };
     if (typeof exposure.kind === "string" && fields[exposure.kind]) refuseUnknownFields(exposure, fields[exposure.kind], "exposure", fail);
     if (exposure.kind === "httproute") {
         const gatewayName = text("gatewayName");
         const gatewayNamespace = text("gatewayNamespace");
-        if (gatewayName && gatewayNamespace) return { kind: "httproute", gatewayName, gatewayNamespace, sectionName: text("sectionName") };
+        // Dex's NetworkPolicy admits its HTTP port from here only; most gateways run their proxies beside the Gateway.
+        const proxyNamespace = text("proxyNamespace") ?? gatewayNamespace;
+        if (gatewayName && gatewayNamespace) return { kind: "httproute", gatewayName, gatewayNamespace, sectionName: text("sectionName"), proxyNamespace: proxyNamespace! };
         fail("exposure", 'an httproute needs gatewayName and gatewayNamespace, e.g. { kind: httproute, gatewayName: platform, gatewayNamespace: kube-system, sectionName: https }.');
     } else if (exposure.kind === "ingress") {
         const className = text("className");
-        if (className) return { kind: "ingress", className, tlsSecretName: text("tlsSecretName") };
-        fail("exposure", "an ingress needs className, e.g. { kind: ingress, className: nginx, tlsSecretName: dex-tls }.");
+        // No controller's namespace is universal, and a wrong guess would cut Dex off.
+        const controllerNamespace = text("controllerNamespace");
+        if (className && controllerNamespace) return { kind: "ingress", className, tlsSecretName: text("tlsSecretName"), controllerNamespace };
+        fail("exposure", "an ingress needs className and controllerNamespace (where the ingress controller's pods run: Dex's NetworkPolicy admits traffic from there only), e.g. { kind: ingress, className: nginx, controllerNamespace: ingress-nginx, tlsSecretName: dex-tls }.");
     } else {
         fail("exposure", `kind ${JSON.stringify(exposure.kind)} is unknown; use "httproute" or "ingress".`);
     }

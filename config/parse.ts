@@ -6,7 +6,7 @@ import { isIP } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import { checkCaPem, checkDomain, emailDomain, ISSUER_CA, knownTalosVersions, normalizePem, parseApiServer, parseExposure, parsePreferredEmailDomain, parseTalosVersion, parseTeam, parseTokenLifetimes, TEAM_SLUG } from "./fields";
 import { Reader, refuseUnknownFields } from "./reader";
-import { ConfigError, CREDENTIAL_API_GROUPS, FIRST_TALOS_MINOR_WITH_AUTH_DOCUMENT, TALOS_MIGRATION_TO_1_14, type ConfigProblem, type PlatformAuthConfig, type RawConfig } from "./types";
+import { ConfigError, CREDENTIAL_API_GROUPS, DEFAULT_DEX_IMAGE, FIRST_TALOS_MINOR_WITH_AUTH_DOCUMENT, TALOS_MIGRATION_TO_1_14, type ConfigProblem, type PlatformAuthConfig, type RawConfig } from "./types";
 
 const GITHUB_OWNER_KEY = "github:owner";
 /** Provider settings the program reads to build its explicit providers; default providers are disabled. */
@@ -15,10 +15,12 @@ export const PROVIDER_KEYS = [GITHUB_OWNER_KEY, "github:baseUrl", "kubernetes:co
 const EMAIL = /^[^\s@:]+@[a-z0-9-]+(\.[a-z0-9-]+)+$/i;
 const GITHUB_ORG = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
 const API_GROUP = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/;
+/** `<registry[:port]>/<repository>:<tag>@sha256:<digest>`, the reference grammar's names in lowercase. */
+const PINNED_IMAGE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\.[a-z0-9]+)*(?::[0-9]+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}@sha256:[a-f0-9]{64}$/;
 
 const KNOWN_KEYS = [
     "domain", "githubOrg", "githubTeams", "githubClientId", "githubClientSecret", "readOnlyUsers", "readOnlyGroups",
-    "readOnlyApiGroups", "issuerCaRequired", "issuerCaPem", "dexReplicas", "tokenLifetimes", "exposure", "talosVersion",
+    "readOnlyApiGroups", "issuerCaRequired", "issuerCaPem", "dexReplicas", "dexImage", "monitoringNamespace", "tokenLifetimes", "exposure", "talosVersion",
     "talosNodes", "kubeconfigCluster", "issuerAddress", "talosMigration", "apiServerUrl", "apiServerCaPem", "preferredEmailDomain",
     "adoptExisting",
 ];
@@ -125,6 +127,14 @@ export function parseConfig(stack: string, raw: RawConfig, secretKeys: ReadonlyS
         checkCaPem(issuerCaPem, ISSUER_CA, fail);
     }
 
+    const dexImage = read.optionalString("dexImage") ?? DEFAULT_DEX_IMAGE;
+    if (dexImage !== DEFAULT_DEX_IMAGE && !PINNED_IMAGE.test(dexImage)) {
+        fail("dexImage", `"${dexImage}" is not an image pinned by digest; give it as <registry>/<repository>:<tag>@sha256:<64 hex digits> (e.g. registry.lan:5000/dexidp/dex:v2.45.1-distroless@sha256:…), so a mirror cannot serve other bytes under the tag.`);
+    }
+    const monitoringNamespace = read.optionalString("monitoringNamespace");
+    if (monitoringNamespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(monitoringNamespace)) {
+        fail("monitoringNamespace", `"${monitoringNamespace}" is not a namespace name (lowercase letters, digits and hyphens).`);
+    }
     const dexReplicas = read.optionalNumber("dexReplicas") ?? 1;
     if (!Number.isInteger(dexReplicas) || dexReplicas < 1) {
         fail("dexReplicas", `${dexReplicas} is not a whole number of at least 1.`);
@@ -173,6 +183,8 @@ export function parseConfig(stack: string, raw: RawConfig, secretKeys: ReadonlyS
         readOnlyApiGroups,
         issuerCaPem: issuerCaPem?.trim() ? normalizePem(issuerCaPem) : undefined,
         dexReplicas,
+        dexImage,
+        monitoringNamespace,
         tokenLifetimes: tokenLifetimes!,
         exposure: exposure!,
         talosVersion: talosVersion!,

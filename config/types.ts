@@ -14,6 +14,13 @@ export const KNOWN_TALOS_MINORS = [10, 11, 12, 13, 14] as const;
  */
 export const FIRST_TALOS_MINOR_WITH_AUTH_DOCUMENT = 14;
 
+/**
+ * The Dex release this program is tested with (the e2e builds the same
+ * version). By tag: no registry is reachable where it is built, so its digest
+ * is not known here (README: Configuration reference, `dexImage`).
+ */
+export const DEFAULT_DEX_IMAGE = "ghcr.io/dexidp/dex:v2.45.1-distroless";
+
 /** The talosMigration value that confirms moving a stack's nodes from the 1.13 flags to the 1.14 document. */
 export const TALOS_MIGRATION_TO_1_14 = "1.13-to-1.14";
 
@@ -37,8 +44,8 @@ export interface GitHubTeam {
 }
 
 export type Exposure =
-    | { kind: "httproute"; gatewayName: string; gatewayNamespace: string; sectionName?: string }
-    | { kind: "ingress"; className: string; tlsSecretName?: string };
+    | { kind: "httproute"; gatewayName: string; gatewayNamespace: string; sectionName?: string; proxyNamespace: string }
+    | { kind: "ingress"; className: string; tlsSecretName?: string; controllerNamespace: string };
 
 /** Where users reach the apiserver, and the CA of its TLS (public, like the address). */
 export interface ApiServerEndpoint {
@@ -66,6 +73,10 @@ export interface PlatformAuthConfig {
     readOnlyApiGroups: string[];
     issuerCaPem?: string;
     dexReplicas: number;
+    /** Dex's image: DEFAULT_DEX_IMAGE, or `repo:tag@sha256:<digest>` for a mirror. */
+    dexImage: string;
+    /** The namespace allowed to scrape Dex's metrics; none when unset. */
+    monitoringNamespace?: string;
     tokenLifetimes: TokenLifetimes;
     exposure: Exposure;
     talosVersion: TalosVersion;

@@ -13,7 +13,9 @@ import {
     dexExposureSpec,
     dexLabels,
     dexNetworkPolicySpec,
+    type DexPeers,
     dexPodTemplate,
+    dexCustomResourceDefinitions,
     dexStorageRules,
 } from "./objects";
 
@@ -24,7 +26,10 @@ export interface DexArgs {
     githubClientId: pulumi.Input<string>;
     githubClientSecret: pulumi.Input<string>;
     replicas: number;
+    image: string;
     exposure: Exposure;
+    /** Who may reach Dex's ports. */
+    peers: DexPeers;
     /** Existing objects to take over (adoptExisting); their apply wins the conflicts with the old owner. */
     adopted: AdoptedObjects;
 }
@@ -55,7 +60,7 @@ export class Dex extends pulumi.ComponentResource {
 
         const serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-sa`, { metadata: metadata("ServiceAccount", DEX_OBJECTS.serviceAccount) }, inNamespace);
         const storageUser = [{ kind: "ServiceAccount", name: serviceAccount.metadata.name, namespace: DEX_NAMESPACE }];
-        const role = new k8s.rbac.v1.Role(`${name}-storage`, { metadata: metadata("Role", "dex-storage"), rules: dexStorageRules.namespaced }, inNamespace);
+        const role = new k8s.rbac.v1.Role(`${name}-storage`, { metadata: metadata("Role", "dex-storage"), rules: dexStorageRules }, inNamespace);
         const roleBinding = new k8s.rbac.v1.RoleBinding(
             `${name}-storage`,
             {
@@ -65,19 +70,13 @@ export class Dex extends pulumi.ComponentResource {
             },
             inNamespace,
         );
-        const clusterRole = new k8s.rbac.v1.ClusterRole(
-            `${name}-crds`,
-            { metadata: { name: "dex-storage-crds", labels: dexLabels, ...adoptionMetadata(args.adopted, "ClusterRole", "dex-storage-crds") }, rules: dexStorageRules.cluster },
-            parent,
-        );
-        const clusterRoleBinding = new k8s.rbac.v1.ClusterRoleBinding(
-            `${name}-crds`,
-            {
-                metadata: { name: "dex-storage-crds", labels: dexLabels, ...adoptionMetadata(args.adopted, "ClusterRoleBinding", "dex-storage-crds") },
-                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: clusterRole.metadata.name },
-                subjects: storageUser,
-            },
-            parent,
+        const crds = dexCustomResourceDefinitions().map(
+            (crd) =>
+                new k8s.apiextensions.v1.CustomResourceDefinition(
+                    `${name}-crd-${crd.spec.names.plural}`,
+                    { metadata: { name: crd.name, labels: dexLabels, ...adoptionMetadata(args.adopted, "CustomResourceDefinition", crd.name) }, spec: crd.spec },
+                    parent,
+                ),
         );
 
         // Not a ConfigMap: the config is only $VAR references today, but a
@@ -110,11 +109,11 @@ export class Dex extends pulumi.ComponentResource {
                     replicas: args.replicas,
                     selector: { matchLabels: dexLabels },
                     strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-                    template: dexPodTemplate({ configYaml, credentialsChecksum }),
+                    template: dexPodTemplate({ configYaml, image: args.image, credentialsChecksum }),
                 },
             },
-            // Dex creates its CRDs and state at start-up: without its storage RBAC the first pods crash-loop.
-            { parent: this, dependsOn: [namespace, serviceAccount, configSecret, credentials, roleBinding, clusterRoleBinding] },
+            // Dex checks for its CRDs and writes its state at start-up: without them and its storage RBAC the first pods crash-loop.
+            { parent: this, dependsOn: [namespace, serviceAccount, configSecret, credentials, roleBinding, ...crds] },
         );
 
         const service = new k8s.core.v1.Service(
@@ -130,7 +129,7 @@ export class Dex extends pulumi.ComponentResource {
             { metadata: metadata("PodDisruptionBudget", DEX_OBJECTS.workload), spec: { selector: { matchLabels: dexLabels }, ...dexDisruptionBudget(args.replicas) } },
             { parent: this, dependsOn: [deployment] },
         );
-        new k8s.networking.v1.NetworkPolicy(`${name}`, { metadata: metadata("NetworkPolicy", DEX_OBJECTS.workload), spec: dexNetworkPolicySpec() }, inNamespace);
+        new k8s.networking.v1.NetworkPolicy(`${name}`, { metadata: metadata("NetworkPolicy", DEX_OBJECTS.workload), spec: dexNetworkPolicySpec(args.peers) }, inNamespace);
 
         const exposure = dexExposureSpec(args.exposure, args.host, DEX_OBJECTS.service);
         if (exposure.kind === "HTTPRoute") {

@@ -40,7 +40,8 @@ const GRANT_TYPES = ["authorization_code", "refresh_token", "urn:ietf:params:oau
 export function dexConfig({ contract, githubOrg, teamSlugs, tokenLifetimes, preferredEmailDomain }: DexConfigInput): Record<string, unknown> {
     return {
         issuer: contract.issuerUrl,
-        storage: { type: "kubernetes", config: { inCluster: true } },
+        // The program creates Dex's CRDs (objects.ts), so Dex only checks for them and needs no cluster-scoped write.
+        storage: { type: "kubernetes", config: { inCluster: true, crdHandling: "check" } },
         // TLS ends at the gateway or ingress; Dex itself serves plain HTTP in-cluster.
         web: { http: `0.0.0.0:${DEX_HTTP_PORT}` },
         telemetry: { http: `0.0.0.0:${DEX_TELEMETRY_PORT}` },

@@ -54,6 +54,20 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             expect(one(run.resources, "Namespace").inputs.metadata.labels["pod-security.kubernetes.io/enforce"]).to.equal("restricted");
         });
 
+        it("creates Dex's ten storage CRDs itself, so Dex's ServiceAccount holds no cluster-scoped right and only checks for them", () => {
+            const crds = byKind(run.resources, "CustomResourceDefinition").map((r) => r.inputs);
+            expect(crds.map((c) => c.metadata.name)).to.have.members([
+                "authcodes.dex.coreos.com", "authrequests.dex.coreos.com", "oauth2clients.dex.coreos.com", "signingkeies.dex.coreos.com",
+                "refreshtokens.dex.coreos.com", "passwords.dex.coreos.com", "offlinesessionses.dex.coreos.com", "connectors.dex.coreos.com",
+                "devicerequests.dex.coreos.com", "devicetokens.dex.coreos.com",
+            ]);
+            expect(crds.every((c) => c.spec.scope === "Namespaced" && c.spec.group === "dex.coreos.com")).to.equal(true);
+            const clusterBindings = byKind(run.resources, "ClusterRoleBinding").map((r) => r.inputs);
+            expect(clusterBindings.filter((b) => b.subjects.some((s: { kind: string }) => s.kind === "ServiceAccount")), "a ClusterRoleBinding to a ServiceAccount").to.deep.equal([]);
+            expect(one(run.resources, "Role", "dex-storage").inputs.rules).to.deep.equal([{ apiGroups: ["dex.coreos.com"], resources: ["*"], verbs: ["*"] }]);
+            expect(dexConfigOf(run.resources).storage.config.crdHandling).to.equal("check");
+        });
+
         it("wires Dex's objects to each other by the names and ports they declare", () => {
             const byName = (kind: string, name: string) => one(run.resources, kind, name).inputs;
             const deployment = one(run.resources, "Deployment", "dex").inputs;
@@ -82,11 +96,25 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             expect(ports[service.spec.ports[0].targetPort]).to.equal(5556);
             expect(one(run.resources, "HTTPRoute").inputs.spec.rules[0].backendRefs).to.deep.equal([{ name: service.metadata.name, port: service.spec.ports[0].port }]);
             const policy = one(run.resources, "NetworkPolicy").inputs.spec;
-            expect(policy.ingress.flatMap((r: any) => r.ports.map((p: any) => p.port))).to.include.members([5556, 5558]);
+            expect(policy.ingress.flatMap((r: any) => r.ports.map((p: any) => p.port))).to.deep.equal([ports[service.spec.ports[0].targetPort]]);
             expect(policy.egress.flatMap((r: any) => r.ports.map((p: any) => p.port))).to.include.members([53, 443, 6443]);
             expect(policy.podSelector.matchLabels).to.deep.equal(deployment.spec.template.metadata.labels);
             expect(container.volumeMounts).to.deep.include({ name: "tmp", mountPath: "/tmp" });
             expect(pod.volumes.find((v: any) => v.name === "tmp").emptyDir).to.be.an("object");
+        });
+
+        it("lets only the gateway's namespace reach Dex's HTTP port, only monitoring (when named) its metrics, and Dex out only to DNS, the apiserver and 443", async () => {
+            const byNamespace = (name: string) => [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": name } } }];
+            const policy = one(run.resources, "NetworkPolicy").inputs.spec;
+            expect(policy.ingress).to.deep.equal([{ from: byNamespace("kube-system"), ports: [{ port: 5556, protocol: "TCP" }] }]);
+            expect(policy.egress[0].to).to.deep.equal([{ ...byNamespace("kube-system")[0], podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }]);
+            expect(policy.egress.map((rule: any) => rule.ports.map((p: any) => p.port))).to.deep.equal([[53, 53], [443, 6443]]);
+            const exposure = { kind: "httproute", gatewayName: "platform", gatewayNamespace: "kube-system", proxyNamespace: "envoy-gateway-system" };
+            const monitored = await runStack(stack, expected.userKeys, { "platform-auth:monitoringNamespace": "monitoring", "platform-auth:exposure": JSON.stringify(exposure) });
+            expect(one(monitored.resources, "NetworkPolicy").inputs.spec.ingress).to.deep.equal([
+                { from: byNamespace("envoy-gateway-system"), ports: [{ port: 5556, protocol: "TCP" }] },
+                { from: byNamespace("monitoring"), ports: [{ port: 5558, protocol: "TCP" }] },
+            ]);
         });
 
         it("lets nobody log in as the apiserver's audience client", () => {

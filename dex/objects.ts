@@ -3,7 +3,6 @@
 import type { Exposure } from "../config/types";
 import { CREDENTIALS, checksum, DEX_HTTP_PORT, DEX_TELEMETRY_PORT } from "./config";
 
-const DEX_IMAGE = "ghcr.io/dexidp/dex:v2.45.1-distroless";
 export const DEX_NAMESPACE = "dex";
 const DEX_CONFIG_DIR = "/etc/dex";
 const DEX_CONFIG_PATH = `${DEX_CONFIG_DIR}/config.yaml`;
@@ -23,6 +22,7 @@ export const dexLabels = { "app.kubernetes.io/name": "dex", "app.kubernetes.io/p
 
 export interface DexPodInput<T> {
     configYaml: string;
+    image: string;
     /** A digest of the GitHub credentials: env values from a Secret are only read when a pod starts. */
     credentialsChecksum: T;
 }
@@ -50,7 +50,7 @@ export function dexPodTemplate<T>(input: DexPodInput<T>) {
             containers: [
                 {
                     name: "dex",
-                    image: DEX_IMAGE,
+                    image: input.image,
                     imagePullPolicy: "IfNotPresent",
                     command: ["/usr/local/bin/dex", "serve", DEX_CONFIG_PATH],
                     ports: [
@@ -97,21 +97,70 @@ export function dexDisruptionBudget(replicas: number): { minAvailable: number } 
     return replicas > 1 ? { minAvailable: 1 } : { maxUnavailable: 1 };
 }
 
-/** Dex stores its state in CRDs it creates at start-up, so it needs exactly this. */
-export const dexStorageRules = {
-    namespaced: [{ apiGroups: ["dex.coreos.com"], resources: ["*"], verbs: ["*"] }],
-    cluster: [{ apiGroups: ["apiextensions.k8s.io"], resources: ["customresourcedefinitions"], verbs: ["list", "create"] }],
-};
+/** Dex stores its state in its CRDs' objects in its own namespace: the only rights it needs. */
+export const dexStorageRules = [{ apiGroups: ["dex.coreos.com"], resources: ["*"], verbs: ["*"] }];
 
-/** Ingress: the HTTP port from anywhere (gateway or ingress controller). Egress: DNS, the apiserver, GitHub. */
-export function dexNetworkPolicySpec() {
+/**
+ * Dex's storage kinds, as Dex itself would define them (storage/kubernetes/
+ * types.go in Dex's module, plurals included: `signingkeies` and
+ * `offlinesessionses` are Dex's own). The program creates them so that Dex's
+ * ServiceAccount needs no right to create CRDs, which would let a compromised
+ * Dex squat any future CRD name or add conversion webhooks the apiserver calls.
+ */
+const DEX_STORAGE_KINDS: [plural: string, singular: string, kind: string][] = [
+    ["authcodes", "authcode", "AuthCode"],
+    ["authrequests", "authrequest", "AuthRequest"],
+    ["oauth2clients", "oauth2client", "OAuth2Client"],
+    ["signingkeies", "signingkey", "SigningKey"],
+    ["refreshtokens", "refreshtoken", "RefreshToken"],
+    ["passwords", "password", "Password"],
+    ["offlinesessionses", "offlinesessions", "OfflineSessions"],
+    ["connectors", "connector", "Connector"],
+    ["devicerequests", "devicerequest", "DeviceRequest"],
+    ["devicetokens", "devicetoken", "DeviceToken"],
+];
+export const DEX_API_GROUP = "dex.coreos.com";
+
+/** The CustomResourceDefinitions of Dex's storage (name and spec). */
+export function dexCustomResourceDefinitions() {
+    return DEX_STORAGE_KINDS.map(([plural, singular, kind]) => ({
+        name: `${plural}.${DEX_API_GROUP}`,
+        spec: {
+            group: DEX_API_GROUP,
+            scope: "Namespaced",
+            names: { plural, singular, kind },
+            versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }],
+        },
+    }));
+}
+
+/** Who may talk to Dex: the namespace its traffic comes through, and the one that scrapes it, if any. */
+export interface DexPeers {
+    /** The namespace of the gateway's proxies or the ingress controller. */
+    ingressNamespace: string;
+    monitoringNamespace?: string;
+}
+
+/**
+ * By peers, not only ports: Dex's plain-HTTP port only from the namespace the
+ * TLS traffic comes through, its metrics only from monitoring, and out only to
+ * the cluster DNS, the apiserver and 443 (GitHub).
+ */
+export function dexNetworkPolicySpec(peers: DexPeers) {
+    const fromNamespace = (name: string) => [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": name } } }];
     return {
         podSelector: { matchLabels: dexLabels },
         policyTypes: ["Ingress", "Egress"],
-        ingress: [{ ports: [{ port: DEX_HTTP_PORT, protocol: "TCP" }, { port: DEX_TELEMETRY_PORT, protocol: "TCP" }] }],
+        ingress: [
+            { from: fromNamespace(peers.ingressNamespace), ports: [{ port: DEX_HTTP_PORT, protocol: "TCP" }] },
+            ...(peers.monitoringNamespace ? [{ from: fromNamespace(peers.monitoringNamespace), ports: [{ port: DEX_TELEMETRY_PORT, protocol: "TCP" }] }] : []),
+        ],
         egress: [
-            { ports: [{ port: 53, protocol: "UDP" }, { port: 53, protocol: "TCP" }] },
-            // 443 for GitHub's API and the apiserver's service IP, 6443 for the apiserver endpoints.
+            {
+                to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+                ports: [{ port: 53, protocol: "UDP" }, { port: 53, protocol: "TCP" }],
+            },
+            // 443 for GitHub's API and the apiserver's service IP, 6443 for the apiserver endpoints (host network: no selector reaches them).
             { ports: [{ port: 443, protocol: "TCP" }, { port: 6443, protocol: "TCP" }] },
         ],
     };

@@ -108,7 +108,7 @@ describe("doctor: Dex in the cluster", () => {
     });
 
     it("an Ingress passes once a controller gave it an address", () => {
-        const ingress = parseExposure({ kind: "ingress", className: "nginx" }, () => undefined)!;
+        const ingress = parseExposure({ kind: "ingress", className: "nginx", controllerNamespace: "ingress-nginx" }, () => undefined)!;
         expect(routeCheck(ingress, "admin@local", ok(JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: "192.0.2.10" }] } } })))).to.include({ status: "pass", name: CHECKS.ingress });
         expect(routeCheck(ingress, "admin@local", ok(JSON.stringify({ status: {} }))).fix).to.include("class nginx");
     });

@@ -50,10 +50,15 @@ export function startTalosNodes(tools: Tools, pki: Pki, cluster: Cluster, minor:
         }
         symlinkSync(tools.talosPatch[to], join(dir, "talos-patch"));
     };
-    const restart = async (address: string, dir: string) => {
+    const started = new Map<string, string>();
+    /** Restarts the node's apiserver from its config, unless it runs that config already (a reboot always restarts). */
+    const restart = async (address: string, dir: string, reboot = false) => {
+        const config = readFileSync(join(dir, "config.yaml"), "utf8");
+        if (!reboot && started.get(address) === config) return;
+        started.set(address, config);
         const previous = services.get(address);
         if (previous) await stop(previous);
-        const flags = apiServerAuthFlags(readFileSync(join(dir, "config.yaml"), "utf8"), dir);
+        const flags = apiServerAuthFlags(config, dir);
         const egress = broken.has(address) ? { HTTPS_PROXY: "http://127.0.0.1:9", https_proxy: "http://127.0.0.1:9" } : {};
         services.set(address, start(`kube-apiserver-${address}`, tools.kubeApiServer, [...apiServerArgs(pki, cluster.etcdServers, address, 6443), ...flags], dir, { ...process.env, ...egress }));
     };
@@ -67,7 +72,8 @@ export function startTalosNodes(tools: Tools, pki: Pki, cluster: Cluster, minor:
         let chain = Promise.resolve();
         watchers.push(
             watch(dir, (_event, file) => {
-                if (file === "config.yaml" || file === "rebooted") chain = chain.then(() => restart(address, dir));
+                // One rename can raise more than one event: restart() skips a config it already runs.
+                if (file === "config.yaml" || file === "rebooted") chain = chain.then(() => restart(address, dir, file === "rebooted"));
             }),
         );
         return { address, dir, config: () => readFileSync(join(dir, "config.yaml"), "utf8") };

@@ -12,7 +12,7 @@ import { ProgramFailed, readyCluster, runStack } from "../test/support/stack";
 import { CannotAskCluster, type ClusterGet } from "./cluster";
 import { checkExisting, foreignManagers, MIGRATION_SECTION, programObjects, releaseCommand } from "./existing";
 
-const route: Exposure = { kind: "httproute", gatewayName: "platform", gatewayNamespace: "kube-system" };
+const route: Exposure = { kind: "httproute", gatewayName: "platform", gatewayNamespace: "kube-system", proxyNamespace: "kube-system" };
 const CLUSTER_READER = "/apis/rbac.authorization.k8s.io/v1/clusterroles/cluster-reader";
 const OIDC_VIEW = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/oidc-view";
 const DEX_NAMESPACE = "/api/v1/namespaces/dex";
@@ -113,7 +113,7 @@ describe("existing objects preflight on the program (mock engine)", () => {
     };
 
     it("checks every Kubernetes object the program creates, for either exposure", async () => {
-        for (const exposure of [route, { kind: "ingress", className: "nginx" }] as Exposure[]) {
+        for (const exposure of [route, { kind: "ingress", className: "nginx", controllerNamespace: "ingress-nginx" }] as Exposure[]) {
             const run = await runStack("local", local, { "platform-auth:exposure": JSON.stringify(exposure) });
             const created = run.resources.filter((r) => r.type.startsWith("kubernetes:") && !r.type.startsWith("kubernetes:pulumi")).map((r) => reveal(r.inputs));
             const identity = (o: { kind: string; metadata?: { name: string; namespace?: string }; name?: string; namespace?: string }) => `${o.kind} ${o.metadata?.namespace ?? o.namespace ?? ""}/${o.metadata?.name ?? o.name}`;

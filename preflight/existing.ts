@@ -49,12 +49,17 @@ const RESOURCES: Record<string, [string, string]> = {
     NetworkPolicy: ["networking.k8s.io/v1", "networkpolicies"],
     Ingress: ["networking.k8s.io/v1", "ingresses"],
     HTTPRoute: ["gateway.networking.k8s.io/v1", "httproutes"],
+    CustomResourceDefinition: ["apiextensions.k8s.io/v1", "customresourcedefinitions"],
 };
 const DEX_NAMESPACE = "dex";
 /** The names rbac/ and dex/ give their objects; a stack test holds this list to what the program registers. */
 const CLUSTER_OBJECTS = [
     ["ClusterRole", "cluster-reader"], ["ClusterRoleBinding", "oidc-view"], ["ClusterRoleBinding", "oidc-cluster-reader"],
-    ["ClusterRole", "dex-storage-crds"], ["ClusterRoleBinding", "dex-storage-crds"], ["Namespace", DEX_NAMESPACE],
+    ["Namespace", DEX_NAMESPACE],
+    // Dex's storage kinds, which a Dex that ran before the program created itself.
+    ...["authcodes", "authrequests", "oauth2clients", "signingkeies", "refreshtokens", "passwords", "offlinesessionses", "connectors", "devicerequests", "devicetokens"].map(
+        (plural) => ["CustomResourceDefinition", `${plural}.dex.coreos.com`],
+    ),
 ];
 const DEX_OBJECTS = [
     ["ServiceAccount", "dex"], ["Role", "dex-storage"], ["RoleBinding", "dex-storage"], ["Secret", "dex-config"], ["Secret", "dex-credentials"],

@@ -12,8 +12,8 @@ import { makeCa, makeLeaf } from "../test/support/pki";
 import { CannotAskCluster, clusterGet, type ClusterGet } from "./cluster";
 import { checkExposure } from "./exposure";
 
-const route: Exposure = { kind: "httproute", gatewayName: "platform", gatewayNamespace: "kube-system", sectionName: "https" };
-const ingress: Exposure = { kind: "ingress", className: "nginx" };
+const route: Exposure = { kind: "httproute", gatewayName: "platform", gatewayNamespace: "kube-system", sectionName: "https", proxyNamespace: "kube-system" };
+const ingress: Exposure = { kind: "ingress", className: "nginx", controllerNamespace: "ingress-nginx" };
 
 /** A cluster that answers from a table of path to [status, body]; anything else is 404. */
 function fakeCluster(answers: Record<string, [number, unknown]>): ClusterGet {

@@ -54,6 +54,16 @@ function readNode(node: string) {
     return { text, live: readLiveConfig(text) };
 }
 
+/** A refusal that names the config key to change (talosMigration); any other failure names talosNodes. */
+class Refusal extends Error {
+    // No parameter property: Node strips types, it does not compile them.
+    readonly key: string;
+    constructor(key: string, message: string) {
+        super(message);
+        this.key = key;
+    }
+}
+
 function say(line: string): void {
     process.stdout.write(`talos: ${line}\n`);
 }
@@ -63,7 +73,7 @@ function inspect(env: Env): void {
     for (const node of env.nodes) {
         const { live } = readNode(node);
         const refusal = migrationRefusal(node, live, env.owned);
-        if (refusal) throw new Error(refusal);
+        if (refusal) throw new Refusal("talosMigration", refusal);
         const change = applyChange(live, env.owned);
         if (change.kept.length > 0) say(`node ${node}: keeps ${change.kept.join("; ")}`);
         if (change.removed.length > 0) say(`node ${node}: removes what the stack does not set: ${change.removed.join("; ")}`);
@@ -89,7 +99,7 @@ async function apply(env: Env): Promise<void> {
 async function applyNode(env: Env, node: string): Promise<void> {
     const { text, live } = readNode(node);
     const refusal = migrationRefusal(node, live, env.owned);
-    if (refusal) throw new Error(refusal);
+    if (refusal) throw new Refusal("talosMigration", refusal);
     const change = applyChange(live, env.owned);
     if (change.patches.length === 0) return say(`node ${node}: has the settings, unchanged`);
     const port = securePort(live);
@@ -117,7 +127,7 @@ async function revertNode(env: Env, node: string): Promise<void> {
     const before = await apiServerMetrics(env, node, port);
     patchNode(node, change);
     say(`node ${node}: ${change.changes.join("; ")}`);
-    if (change.restartsApiServer) await waitFor(env, `node ${node}'s apiserver to restart`, async () => restarted(before, await apiServerMetrics(env, node, port)));
+    if (change.restartsApiServer) await waitFor(env, `node ${node}'s apiserver to restart`, async () => restarted(before, await apiServerMetrics(env, node, port)) || "not restarted yet");
 }
 
 /** Fails, naming the nodes, while a node lacks any of the settings; PLATFORM_AUTH_TALOS_REPAIR=1 re-applies them instead. */
@@ -157,13 +167,15 @@ function patchNode(node: string, change: NodeChange): void {
  */
 async function gate(env: Env, node: string, port: number, before: Metrics | undefined): Promise<number> {
     const started = Date.now();
-    if (before) await waitFor(env, `its apiserver to restart with the settings`, async () => restarted(before, await apiServerMetrics(env, node, port)));
+    if (before) await waitFor(env, `its apiserver to restart with the settings`, async () => restarted(before, await apiServerMetrics(env, node, port)) || "not restarted yet");
     const issuerHash = `sha256:${createHash("sha256").update(env.owned.issuerUrl).digest("hex")}`;
     const ca = clusterCa(env);
     await waitFor(env, `its apiserver to load the keys of ${env.owned.issuerUrl} (can the node reach and trust the issuer?)`, async () => {
         await probe(node, port, ca, env.owned);
-        const fetched = (await apiServerMetrics(env, node, port))?.series(JWKS_FETCH, { result: "success", jwt_issuer_hash: issuerHash });
-        return fetched !== undefined;
+        const metrics = await apiServerMetrics(env, node, port);
+        if (metrics === undefined) return "its /metrics does not answer";
+        const fetched = (result: string) => metrics.series(JWKS_FETCH, { result, jwt_issuer_hash: issuerHash });
+        return fetched("success") !== undefined || (fetched("failure") === undefined ? "it has not fetched the issuer's keys" : "its last fetch of the issuer's keys failed");
     });
     return Math.round((Date.now() - started) / 1000);
 }
@@ -221,10 +233,11 @@ function probe(node: string, port: number, ca: string | undefined, owned: OwnedS
     });
 }
 
-async function waitFor(env: Env, what: string, check: () => Promise<boolean>): Promise<void> {
+/** Polls `check` until it is true; otherwise it says what it sees, which a timeout reports. */
+async function waitFor(env: Env, what: string, check: () => Promise<true | string>): Promise<void> {
     const deadline = Date.now() + env.gateSeconds * 1000;
-    while (!(await check())) {
-        if (Date.now() > deadline) throw new Error(`gave up after ${env.gateSeconds}s waiting for ${what}`);
+    for (let seen = await check(); seen !== true; seen = await check()) {
+        if (Date.now() > deadline) throw new Error(`gave up after ${env.gateSeconds}s waiting for ${what}: ${seen}`);
         await new Promise((resolve) => setTimeout(resolve, 1000));
     }
 }
@@ -253,7 +266,7 @@ if (process.argv[1]?.endsWith(join("talos", "agent.ts"))) {
     const verb = process.argv[2];
     main(verb).catch((error: Error) => {
         // The checks run as invokes: their refusal is the program's to report (compose.ts, REFUSAL).
-        if (verb === "inspect" || verb === "drift") return void process.stdout.write(`${REFUSAL}${error.message}\n`);
+        if (verb === "inspect" || verb === "drift") return void process.stdout.write(`${REFUSAL}${error instanceof Refusal ? error.key : "talosNodes"}: ${error.message}\n`);
         process.stderr.write(`talos: ${error.message}\n`);
         process.exit(1);
     });

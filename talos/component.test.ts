@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { byKind, one } from "../test/support/resources";
 import { runStack, stackFileConfig, type StackRun } from "../test/support/stack";
 import { STACKS } from "../test/support/stacks";
-import { AGENT } from "./component";
+import { AGENT } from "./inspect";
 import { readApiServerOidc } from "./read";
 
 /** The URNs each registered resource depends on, by name; the mock engine's recorder leaves them out. */

@@ -18,7 +18,7 @@ import { oidcContract } from "../contract/contract";
 import { applyChange, migrationRefusal, patchText, readLiveConfig, REFUSAL, revertChange, type NodeChange, type OwnedSettings } from "./compose";
 import { ownedSettings } from "./plan";
 import { readApiServerOidc } from "./read";
-import { AGENT } from "./component";
+import { AGENT } from "./inspect";
 import { runWithStandIn } from "./talosctl-stand-in";
 
 const work = mkdtempSync(join(tmpdir(), "talos-machinery-"));
@@ -215,7 +215,7 @@ describe("Talos's own merge: the 1.13 → 1.14 migration and the issuer's host e
         const on13 = { "10.0.0.2": applied("14", merged("14", [], "v1.13"), owned("13")) };
         const refused = runWithStandIn(`${AGENT} inspect`, env(owned("14")), on13);
         expect([refused.exitCode, refused.stderr]).to.deep.equal([0, ""]);
-        expect(refused.stdout).to.match(new RegExp(`^${REFUSAL}node 10\\.0\\.0\\.2 still has the apiserver flags .*talosMigration`));
+        expect(refused.stdout).to.match(new RegExp(`^${REFUSAL}talosMigration: node 10\\.0\\.0\\.2 still has the apiserver flags .*talosMigration`));
         expect(refused.calls, "nothing was changed").to.deep.equal([]);
     });
 });

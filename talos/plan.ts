@@ -17,6 +17,20 @@ import {
     talosPatchMode,
 } from "./render";
 
+/** What the node agent reads: the nodes, what the program owns on them, and the context for their apiservers' metrics. */
+export function agentEnvironment(
+    contract: OidcContract,
+    version: TalosVersion,
+    nodes: string[],
+    options: { issuerAddress?: string; migrationConfirmed: boolean; kubernetesContext: string },
+): Record<string, string> {
+    return {
+        TALOS_NODES: nodes.join(" "),
+        TALOS_OWNED: JSON.stringify(ownedSettings(contract, version, options.issuerAddress, options.migrationConfirmed)),
+        TALOS_KUBE_CONTEXT: options.kubernetesContext,
+    };
+}
+
 export function ownedSettings(contract: OidcContract, version: TalosVersion, issuerAddress: string | undefined, migrationConfirmed: boolean): OwnedSettings {
     const common = {
         issuerUrl: contract.issuerUrl,

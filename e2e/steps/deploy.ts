@@ -46,7 +46,8 @@ export function expectCleanRefusal(text: string): void {
 /** A githubClientSecret set without --secret is refused by the preview, naming the key and the command; then it is set right. */
 export async function plainSecretRefusalStep(ctx: EngineContext, secret: string): Promise<void> {
     const set = (...args: string[]) => ctx.engine.pulumi(ctx.projectDir, ["config", "set", "--stack", ctx.stack, ...args, "githubClientSecret", "--", secret]);
-    await set();
+    // --plaintext: without it, `config set` keeps a key that is already a secret encrypted.
+    await set("--plaintext");
     await ctx.report.check("3. a githubClientSecret stored in plain text is refused by the preview, naming the key and `--secret`, as a refusal", async () => {
         const preview = await onStack(ctx, "preview");
         const text = preview.stdout + preview.stderr;
