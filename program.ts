@@ -4,9 +4,9 @@ import * as github from "@pulumi/github";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./config/load";
-import { ConfigError } from "./config/types";
+import { ConfigError, type ConfigProblem, type GitHubTeam } from "./config/types";
 import { Dex } from "./dex/component";
-import { GitHubTeams } from "./github/component";
+import { GitHubTeams, type ExistingTeam } from "./github/component";
 import { ReadOnlyRbac } from "./rbac/component";
 import { TalosApiServerPatch } from "./talos/component";
 import { oidcContract } from "./contract/contract";
@@ -58,10 +58,14 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet) {
     });
     const githubApi = new github.Provider("github", { owner: config.githubOrg, baseUrl: config.githubBaseUrl });
 
+    // Teams marked `existing` are adopted as GitHub holds them; a missing one is bad config.
+    const existingTeams = await lookUpExistingTeams(config.githubTeams, githubApi);
+    if (existingTeams.problems.length > 0) throw new ConfigError(existingTeams.problems);
     const teams = new GitHubTeams(
         "github",
         {
             teams: config.githubTeams,
+            existing: existingTeams.found,
             issuerUrl: contract.issuerUrl,
             callbackUrl: dexCallbackUrl(contract),
         },
@@ -124,4 +128,20 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet) {
         talosPatchMode: talosPatchMode(config.talosVersion),
         githubOAuthApp: teams.oauthApp,
     };
+}
+
+/** Looks up, before any resource, each team the stack says existed before it. */
+async function lookUpExistingTeams(teams: GitHubTeam[], provider: github.Provider) {
+    const found: Record<string, ExistingTeam> = {};
+    const problems: ConfigProblem[] = [];
+    for (const [i, team] of teams.entries()) {
+        if (!team.existing) continue;
+        try {
+            const live = await github.getTeam({ slug: team.slug, summaryOnly: true }, { provider });
+            found[team.slug] = { id: live.id, description: live.description, privacy: live.privacy };
+        } catch (error) {
+            problems.push({ key: `githubTeams[${i}].existing`, message: `team "${team.slug}" could not be read from GitHub (${(error as Error).message.split("\n")[0]}); create it, or remove \`existing\` to let this stack create it.` });
+        }
+    }
+    return { found, problems };
 }

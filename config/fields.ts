@@ -107,7 +107,8 @@ export function parseTeam(value: unknown, at: string, fail: Fail): GitHubTeam | 
         fail(at, `${JSON.stringify(value)} is not a team: give { slug: "platform", members: [{ username: "octocat", role: "member" }] } with a lowercase slug.`);
         return undefined;
     }
-    refuseUnknownFields(team, ["slug", "description", "members"], at, fail);
+    refuseUnknownFields(team, ["slug", "description", "members", "existing"], at, fail);
+    if (team.existing !== undefined && typeof team.existing !== "boolean") fail(`${at}.existing`, "must be true (the team existed before this stack: adopt it, never delete it) or false.");
     const members: TeamMember[] = [];
     const rawMembers = team.members ?? [];
     if (!Array.isArray(rawMembers)) {
@@ -124,7 +125,7 @@ export function parseTeam(value: unknown, at: string, fail: Fail): GitHubTeam | 
         members.push({ username: member.username, role });
     });
     const description = typeof team.description === "string" ? team.description : "Read-only kubectl access through Dex (platform-auth).";
-    return { slug: team.slug, description, members };
+    return { slug: team.slug, description, members, existing: team.existing === true };
 }
 
 export function parseTokenLifetimes(value: Record<string, unknown> | undefined, fail: Fail): TokenLifetimes | undefined {

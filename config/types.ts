@@ -40,7 +40,10 @@ export interface GitHubTeam {
     /** The team slug: Dex emits groups as `<org>:<slug>` with `teamNameField: slug`. */
     slug: string;
     description: string;
+    /** Exactly the team's members: anyone else is removed on the next `up`. */
     members: TeamMember[];
+    /** The team existed before this stack: it is adopted (imported) and never deleted. */
+    existing: boolean;
 }
 
 export type Exposure =

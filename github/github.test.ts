@@ -1,9 +1,23 @@
-// The GitHub side on each stack: the managed teams, and the values for
-// registering the OAuth app by hand (the API cannot create one).
+// The GitHub side on each stack: the managed teams, whose membership is the
+// stack config's whole; teams that existed before the stack, adopted and never
+// deleted; and the values for registering the OAuth app by hand (the API
+// cannot create one).
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { expect } from "chai";
 import { byKind, one } from "../test/support/resources";
-import { runStack, type StackRun } from "../test/support/stack";
+import { ProgramFailed, runStack, type StackRun } from "../test/support/stack";
 import { STACKS } from "../test/support/stacks";
+
+/** The import ID and retainOnDelete each registered resource asked for, by name; the mock's recorder leaves them out. */
+const options = new Map<string, { importId: string; retainOnDelete: boolean }>();
+const register = MockMonitor.prototype.registerResource;
+MockMonitor.prototype.registerResource = function (this: MockMonitor, req: any, callback: any) {
+    options.set(req.getName(), { importId: req.getImportid(), retainOnDelete: req.getRetainondelete() });
+    return register.call(this, req, callback);
+};
+
+const GET_TEAM = "github:index/getTeam:getTeam";
+const adopted = JSON.stringify([{ slug: "platform", existing: true, members: [{ username: "devantler", role: "maintainer" }, { username: "ned" }] }]);
 
 for (const [stack, expected] of Object.entries(STACKS)) {
     describe(`GitHub teams on ${stack}`, () => {
@@ -12,9 +26,30 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             run = await runStack(stack, expected.userKeys);
         });
 
-        it("manages the allowed GitHub team and its members", () => {
+        it("manages the allowed team with exactly the configured members (authoritative), creating it and free to delete it", () => {
             expect(byKind(run.resources, "Team").map((t) => t.inputs.name)).to.deep.equal(["platform"]);
-            expect(one(run.resources, "TeamMembership").inputs).to.include({ username: "devantler", role: "maintainer" });
+            expect(byKind(run.resources, "TeamMembership"), "per-member resources never remove anyone").to.deep.equal([]);
+            expect(one(run.resources, "TeamMembers").inputs.members).to.deep.equal([{ username: "devantler", role: "maintainer" }]);
+            expect(options.get("github-platform")).to.deep.equal({ importId: "", retainOnDelete: false });
+        });
+
+        it("adopts a team marked existing as GitHub holds it, never deletes it, and makes only its membership the stack's", async () => {
+            const answers = { [GET_TEAM]: () => ({ id: "77", description: "Operations", privacy: "secret" }) };
+            const adoptedRun = await runStack(stack, expected.userKeys, { "platform-auth:githubTeams": adopted }, undefined, answers);
+            expect(one(adoptedRun.resources, "Team").inputs).to.include({ name: "platform", description: "Operations", privacy: "secret" });
+            expect(options.get("github-platform")).to.deep.equal({ importId: "77", retainOnDelete: true });
+            expect(options.get("github-platform-members")?.retainOnDelete, "its members are left as last managed").to.equal(true);
+            expect(one(adoptedRun.resources, "TeamMembers").inputs.members).to.deep.equal([{ username: "devantler", role: "maintainer" }, { username: "ned", role: "member" }]);
+        });
+
+        it("refuses, before any resource, a team marked existing that GitHub does not have, naming the key", async () => {
+            const answers = { [GET_TEAM]: () => { throw new Error("GET /orgs/devantler-tech/teams/platform: 404 Not Found"); } };
+            const failure = await runStack(stack, expected.userKeys, { "platform-auth:githubTeams": adopted }, undefined, answers).then(
+                () => expect.fail("a missing existing team was accepted"),
+                (error: unknown) => error as ProgramFailed,
+            );
+            expect(failure.message).to.match(/platform-auth:githubTeams\[0\]\.existing: team "platform" could not be read from GitHub .*remove `existing`/);
+            expect(failure.resources.filter((r) => !r.type.startsWith("pulumi:providers:"))).to.deep.equal([]);
         });
 
         it("says exactly what to register as the OAuth app", () => {

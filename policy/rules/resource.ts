@@ -22,6 +22,7 @@ export const RULES = {
     credentials: "no-plaintext-credentials",
     issuer: "tls-issuer",
     podSecurity: "pod-security-restricted",
+    networkPeers: "dex-network-peers",
 } as const;
 
 export type Obj = Record<string, unknown>;

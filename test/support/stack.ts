@@ -70,6 +70,8 @@ export async function runStack(
     userKeys: Record<string, string>,
     overrides: Record<string, string | undefined> = {},
     cluster: ClusterAccess = readyCluster,
+    /** Answers to invokes by token (e.g. github:index/getTeam:getTeam); any other invoke echoes its inputs. */
+    answers: Record<string, (inputs: Record<string, unknown>) => Record<string, unknown>> = {},
 ): Promise<StackRun> {
     const resources: RecordedResource[] = [];
     await pulumi.runtime.setMocks(
@@ -78,7 +80,7 @@ export async function runStack(
                 resources.push({ type: args.type, name: args.name, inputs: args.inputs, deleteBeforeReplace: deleteBeforeReplace.get(`${args.type}::${args.name}`) ?? false, provider: args.provider });
                 return { id: `${args.name}-id`, state: args.inputs };
             },
-            call: (args) => args.inputs,
+            call: (args) => answers[args.token]?.(args.inputs) ?? args.inputs,
         },
         PROJECT,
         stack,

@@ -1,0 +1,108 @@
+// Step 13: who may read is decided in code review. The stack config is the
+// whole truth for each managed team: someone added in GitHub's web UI is
+// drift, and the next `up` removes them; a team made by hand before the
+// stack is adopted and outlives `destroy`; an `up` killed right after GitHub
+// created a team converges with the README's commands. And Dex itself holds
+// no cluster-scoped right.
+import { spawn } from "node:child_process";
+import { stackFileConfig } from "../../test/support/stack";
+import { expectThat } from "../report";
+import { onStack, type EngineContext } from "./context";
+
+/** A team as the stack file spells it. */
+interface TeamConfig {
+    slug: string;
+    existing?: boolean;
+    members: { username: string; role?: string }[];
+}
+
+const stackTeams = (stack: string): TeamConfig[] => JSON.parse(stackFileConfig(stack)["platform-auth:githubTeams"]);
+
+async function setTeams(ctx: EngineContext, teams: TeamConfig[]): Promise<void> {
+    const set = await ctx.engine.pulumi(ctx.projectDir, ["config", "set", "--stack", ctx.stack, "githubTeams", "--", JSON.stringify(teams)]);
+    if (set.status !== 0) throw new Error(`pulumi config set githubTeams failed: ${set.stderr}`);
+}
+
+export async function dexRightsStep(ctx: EngineContext): Promise<void> {
+    await ctx.report.check("13. Dex runs with namespaced rights only: its ServiceAccount cannot create CRDs or write anything cluster-wide, and its CRDs are the program's", () => {
+        const as = ["--as", "system:serviceaccount:dex:dex"];
+        const can = (...args: string[]) => ctx.kubectl(ctx.cluster.adminKubeconfig, "auth", "can-i", ...as, ...args).stdout.trim();
+        const verdicts = { "create crds": can("create", "customresourcedefinitions"), "create clusterroles": can("create", "clusterroles"), "write its storage in dex": can("create", "refreshtokens.dex.coreos.com", "-n", "dex"), "write its storage elsewhere": can("create", "refreshtokens.dex.coreos.com", "-n", "default") };
+        expectThat(JSON.stringify(Object.values(verdicts)) === JSON.stringify(["no", "no", "yes", "no"]), JSON.stringify(verdicts));
+        const owner = ctx.kubectl(ctx.cluster.adminKubeconfig, "get", "crd", "refreshtokens.dex.coreos.com", "-o", "jsonpath={.metadata.managedFields[*].manager}").stdout;
+        expectThat(/pulumi/.test(owner) && !/dex/.test(owner), `refreshtokens.dex.coreos.com is written by ${owner}`);
+        return `${Object.entries(verdicts).map(([k, v]) => `${k}: ${v}`).join(", ")}; CRD written by ${owner}`;
+    });
+}
+
+/** Someone added in GitHub's web UI shows in the drift preview, and the next `up --refresh` removes them. */
+export async function handAddedMemberSteps(ctx: EngineContext): Promise<void> {
+    const [team] = stackTeams(ctx.stack);
+    ctx.github.addMember(team.slug, "added-by-hand");
+    await ctx.report.check(`13. someone added to ${team.slug} in GitHub's web UI shows as a change in the drift preview (preview --refresh)`, async () => {
+        const preview = await onStack(ctx, "preview", "--refresh", "--diff");
+        expectThat(preview.status === 0, preview.stdout + preview.stderr);
+        const line = preview.stdout.split("\n").find((l) => /~ .*TeamMembers.*github-platform-members/.test(l) || /~ github:index\/teamMembers:TeamMembers/.test(l));
+        expectThat(line !== undefined && preview.stdout.includes("added-by-hand"), preview.stdout);
+        return line!.trim();
+    });
+    const up = await onStack(ctx, "up", "--refresh", "--yes", "--skip-preview");
+    await ctx.report.check(`13. the next up (--refresh) removes them: ${team.slug} has exactly the configured members again`, () => {
+        expectThat(up.status === 0, up.stdout + up.stderr);
+        const members = ctx.github.teams()[team.slug];
+        const wanted = Object.fromEntries(team.members.map((m) => [m.username, m.role ?? "member"]));
+        expectThat(JSON.stringify(members) === JSON.stringify(wanted), `members ${JSON.stringify(members)}, configured ${JSON.stringify(wanted)}`);
+        return JSON.stringify(members);
+    });
+}
+
+/** A team made by hand before the stack, marked `existing`: adopted without a create, its membership made the stack's. */
+export async function preExistingTeamStep(ctx: EngineContext): Promise<void> {
+    ctx.github.makeTeam("sre", { "old-hand": "maintainer" });
+    const teams = [...stackTeams(ctx.stack), { slug: "sre", existing: true, members: [{ username: "devantler", role: "maintainer" }] }];
+    await setTeams(ctx, teams);
+    const creates = () => ctx.github.calls.filter((c) => c.method === "POST" && c.path.endsWith("/teams") && c.body?.name === "sre").length;
+    const up = await onStack(ctx, "up", "--yes", "--skip-preview");
+    await ctx.report.check("13. a team made by hand before the stack, marked existing, is adopted (never created) and its members become the configured ones", () => {
+        expectThat(up.status === 0, up.stdout + up.stderr);
+        expectThat(creates() === 0, "the stack created the team instead of adopting it");
+        expectThat(JSON.stringify(ctx.github.teams().sre) === JSON.stringify({ devantler: "maintainer" }), JSON.stringify(ctx.github.teams().sre));
+        return `sre: ${JSON.stringify(ctx.github.teams().sre)}`;
+    });
+}
+
+/**
+ * `pulumi up` killed (SIGKILL to the engine's process group) while GitHub
+ * creates a new team: the next `up` says what to run, and the README's
+ * commands make it converge without a duplicate team.
+ */
+export async function killedUpSteps(ctx: EngineContext): Promise<void> {
+    const current = JSON.parse((await ctx.engine.pulumi(ctx.projectDir, ["config", "get", "githubTeams", "--stack", ctx.stack])).stdout || "[]") as TeamConfig[];
+    await setTeams(ctx, [...current, { slug: "oncall", members: [{ username: "devantler", role: "member" }] }]);
+    const hold = ctx.github.holdCreate("oncall");
+    const engine = spawn("pulumi", ["up", "--yes", "--skip-preview", "--stack", ctx.stack, "--non-interactive"], { cwd: ctx.projectDir, env: ctx.engine.env, detached: true, stdio: "ignore" });
+    await Promise.race([hold.arrived, new Promise((_, reject) => setTimeout(() => reject(new Error("the team was never created")), 120_000))]);
+    process.kill(-engine.pid!, "SIGKILL");
+    await new Promise((resolve) => engine.once("exit", resolve));
+    hold.release();
+    const next = await onStack(ctx, "up", "--yes", "--skip-preview");
+    const text = next.stdout + next.stderr;
+    await ctx.report.check("13. after an up killed while GitHub created a team, the next up stops and says the interrupted create needs a refresh", () => {
+        expectThat(next.status !== 0 && /pending|interrupted/i.test(text) && /refresh/.test(text), text);
+        return text.split("\n").find((l) => /pending|interrupted/i.test(l))?.trim() ?? "";
+    });
+    // README, Troubleshooting: the team's ID from GitHub's API (`gh api orgs/<org>/teams/<slug> --jq .id`), then refresh importing it.
+    const org = stackFileConfig(ctx.stack)["platform-auth:githubOrg"];
+    const id = String(((await (await fetch(`${ctx.github.baseUrl}api/v3/orgs/${org}/teams/oncall`)).json()) as { id: number }).id);
+    const urn = `urn:pulumi:${ctx.stack}::platform-auth::platform-auth:auth:GitHubTeams$github:index/team:Team::github-oncall`;
+    const refresh = await ctx.engine.pulumi(ctx.projectDir, ["refresh", "--yes", "--skip-preview", "--stack", ctx.stack, "--non-interactive", "--import-pending-creates", urn, id]);
+    const converged = await onStack(ctx, "up", "--yes", "--skip-preview");
+    await ctx.report.check("13. pulumi refresh --import-pending-creates with the team's ID, then up, converges: one oncall team with its members", () => {
+        expectThat(refresh.status === 0, refresh.stdout + refresh.stderr);
+        expectThat(converged.status === 0, converged.stdout + converged.stderr);
+        const creates = ctx.github.calls.filter((c) => c.method === "POST" && c.body?.name === "oncall");
+        expectThat(creates.length === 1, `${creates.length} creates of oncall`);
+        expectThat(JSON.stringify(ctx.github.teams().oncall) === JSON.stringify({ devantler: "member" }), JSON.stringify(ctx.github.teams()));
+        return `team ${id} imported; members ${JSON.stringify(ctx.github.teams().oncall)}`;
+    });
+}
