@@ -85,6 +85,9 @@ export async function killedUpSteps(ctx: EngineContext): Promise<void> {
     process.kill(-engine.pid!, "SIGKILL");
     await new Promise((resolve) => engine.once("exit", resolve));
     hold.release();
+    // README, Troubleshooting: a killed engine leaves its lock behind.
+    const cancel = await ctx.engine.pulumi(ctx.projectDir, ["cancel", "--yes", "--stack", ctx.stack]);
+    if (cancel.status !== 0) throw new Error(`pulumi cancel failed: ${cancel.stderr}`);
     const next = await onStack(ctx, "up", "--yes", "--skip-preview");
     const text = next.stdout + next.stderr;
     await ctx.report.check("13. after an up killed while GitHub created a team, the next up stops and says the interrupted create needs a refresh", () => {
@@ -95,7 +98,7 @@ export async function killedUpSteps(ctx: EngineContext): Promise<void> {
     const org = stackFileConfig(ctx.stack)["platform-auth:githubOrg"];
     const id = String(((await (await fetch(`${ctx.github.baseUrl}api/v3/orgs/${org}/teams/oncall`)).json()) as { id: number }).id);
     const urn = `urn:pulumi:${ctx.stack}::platform-auth::platform-auth:auth:GitHubTeams$github:index/team:Team::github-oncall`;
-    const refresh = await ctx.engine.pulumi(ctx.projectDir, ["refresh", "--yes", "--skip-preview", "--stack", ctx.stack, "--non-interactive", "--import-pending-creates", urn, id]);
+    const refresh = await ctx.engine.pulumi(ctx.projectDir, ["refresh", "--yes", "--skip-preview", "--stack", ctx.stack, "--non-interactive", "--import-pending-creates", urn, "--import-pending-creates", id]);
     const converged = await onStack(ctx, "up", "--yes", "--skip-preview");
     await ctx.report.check("13. pulumi refresh --import-pending-creates with the team's ID, then up, converges: one oncall team with its members", () => {
         expectThat(refresh.status === 0, refresh.stdout + refresh.stderr);
