@@ -47,7 +47,7 @@ export class GitHubTeams extends pulumi.ComponentResource {
             );
             new github.TeamMembers(
                 `${name}-${team.slug}-members`,
-                { teamId: created.id, members: team.members.map((m) => ({ username: m.username, role: m.role })) },
+                { teamSlug: created.slug, members: team.members.map((m) => ({ username: m.username, role: m.role })) },
                 // An adopted team outlives the stack with the members it last had, rather than emptied.
                 { parent: this, retainOnDelete: existing !== undefined },
             );
