@@ -4,9 +4,10 @@ import * as github from "@pulumi/github";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./config/load";
-import { ConfigError, type ConfigProblem, type GitHubTeam } from "./config/types";
+import { ConfigError } from "./config/types";
 import { Dex } from "./dex/component";
-import { GitHubTeams, type ExistingTeam } from "./github/component";
+import { readTeam, TEAM_IDS_OUTPUT, teamsToAdopt, type TeamLookup } from "./github/adopt";
+import { GitHubTeams } from "./github/component";
 import { ReadOnlyRbac } from "./rbac/component";
 import { TalosApiServerPatch } from "./talos/component";
 import { oidcContract } from "./contract/contract";
@@ -23,7 +24,7 @@ import { agentEnvironment } from "./talos/plan";
 /** How the program asks the target cluster questions before creating anything; tests pass a stand-in. */
 export type ClusterAccess = (context: string) => ClusterGet;
 
-export async function platformAuth(cluster: ClusterAccess = clusterGet) {
+export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLookup: TeamLookup = readTeam) {
     // Validate everything first: a bad value must stop the run before any resource exists.
     const config = loadConfig();
     const get = cluster(config.kubernetesContext);
@@ -58,9 +59,12 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet) {
     });
     const githubApi = new github.Provider("github", { owner: config.githubOrg, baseUrl: config.githubBaseUrl });
 
-    // Teams marked `existing` are adopted as GitHub holds them; a missing one is bad config.
-    const existingTeams = await lookUpExistingTeams(config.githubTeams, githubApi);
+    // Teams already in GitHub are adopted as GitHub holds them; a missing `existing` one is bad config.
+    const self = new pulumi.StackReference("previous-deployment", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
+    const recordedTeams = ((await self.getOutputValue(TEAM_IDS_OUTPUT)) ?? {}) as Record<string, string>;
+    const existingTeams = await teamsToAdopt(config.githubTeams, teamLookup, githubApi, recordedTeams);
     if (existingTeams.problems.length > 0) throw new ConfigError(existingTeams.problems);
+    existingTeams.warnings.forEach((warning) => pulumi.log.warn(warning));
     const teams = new GitHubTeams(
         "github",
         {
@@ -127,21 +131,7 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet) {
         talosPatch: talos.patchYaml,
         talosPatchMode: talosPatchMode(config.talosVersion),
         githubOAuthApp: teams.oauthApp,
+        // Read back by the next deployment (lookUpTeams): the teams this stack holds.
+        [TEAM_IDS_OUTPUT]: teams.teamIds,
     };
-}
-
-/** Looks up, before any resource, each team the stack says existed before it. */
-async function lookUpExistingTeams(teams: GitHubTeam[], provider: github.Provider) {
-    const found: Record<string, ExistingTeam> = {};
-    const problems: ConfigProblem[] = [];
-    for (const [i, team] of teams.entries()) {
-        if (!team.existing) continue;
-        try {
-            const live = await github.getTeam({ slug: team.slug, summaryOnly: true }, { provider });
-            found[team.slug] = { id: live.id, description: live.description, privacy: live.privacy };
-        } catch (error) {
-            problems.push({ key: `githubTeams[${i}].existing`, message: `team "${team.slug}" could not be read from GitHub (${(error as Error).message.split("\n")[0]}); create it, or remove \`existing\` to let this stack create it.` });
-        }
-    }
-    return { found, problems };
 }

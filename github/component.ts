@@ -8,17 +8,13 @@
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
 import type { GitHubTeam } from "../config/types";
+import type { ExistingTeam } from "./adopt";
 
-/** A team that existed before the stack, as GitHub holds it: the program adopts it as it is. */
-export interface ExistingTeam {
-    id: string;
-    description: string;
-    privacy: string;
-}
+
 
 export interface GitHubTeamsArgs {
     teams: GitHubTeam[];
-    /** By slug, the teams marked `existing`, looked up before any resource. */
+    /** By slug, the teams GitHub holds that the stack adopts, looked up before any resource. */
     existing: Record<string, ExistingTeam>;
     issuerUrl: string;
     callbackUrl: string;
@@ -31,27 +27,32 @@ export interface OAuthAppRegistration {
 
 export class GitHubTeams extends pulumi.ComponentResource {
     readonly oauthApp: OAuthAppRegistration;
+    /** Each team's ID by slug. */
+    readonly teamIds: pulumi.Output<Record<string, string>>;
 
     constructor(name: string, args: GitHubTeamsArgs, opts?: pulumi.ComponentResourceOptions) {
         // Formerly GitHubOrg: the alias lets existing stacks keep their teams instead of recreating them.
         super("platform-auth:auth:GitHubTeams", name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), { type: "platform-auth:auth:GitHubOrg" }] });
         this.oauthApp = { homepageUrl: args.issuerUrl, callbackUrl: args.callbackUrl };
+        const ids: Record<string, pulumi.Output<string>> = {};
         for (const team of args.teams) {
             const existing = args.existing[team.slug];
             const created = new github.Team(
                 `${name}-${team.slug}`,
-                // An adopted team keeps its description and privacy: only its membership is the stack's.
+                // An adopted team keeps its description and privacy (an import must match what is there); only its membership is the stack's.
                 { name: team.slug, description: existing?.description ?? team.description, privacy: existing?.privacy ?? "closed" },
                 // Its repository permissions and history are not the stack's to delete.
-                { parent: this, ...(existing ? { import: existing.id, retainOnDelete: true } : {}) },
+                { parent: this, ...(existing ? { import: existing.id, retainOnDelete: existing.keep } : {}) },
             );
+            ids[team.slug] = created.id;
             new github.TeamMembers(
                 `${name}-${team.slug}-members`,
                 { teamSlug: created.slug, members: team.members.map((m) => ({ username: m.username, role: m.role })) },
                 // An adopted team outlives the stack with the members it last had, rather than emptied.
-                { parent: this, retainOnDelete: existing !== undefined },
+                { parent: this, retainOnDelete: existing?.keep ?? false },
             );
         }
-        this.registerOutputs({ oauthApp: this.oauthApp });
+        this.teamIds = pulumi.output(ids);
+        this.registerOutputs({ oauthApp: this.oauthApp, teamIds: this.teamIds });
     }
 }

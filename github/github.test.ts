@@ -7,6 +7,7 @@ import { expect } from "chai";
 import { byKind, one } from "../test/support/resources";
 import { ProgramFailed, runStack, type StackRun } from "../test/support/stack";
 import { STACKS } from "../test/support/stacks";
+import type { LiveTeam, TeamLookup } from "./adopt";
 
 /** The import ID and retainOnDelete each registered resource asked for, by name; the mock's recorder leaves them out. */
 const options = new Map<string, { importId: string; retainOnDelete: boolean }>();
@@ -16,7 +17,8 @@ MockMonitor.prototype.registerResource = function (this: MockMonitor, req: any, 
     return register.call(this, req, callback);
 };
 
-const GET_TEAM = "github:index/getTeam:getTeam";
+/** GitHub holding one team by this slug, as the program looks it up before any resource. */
+const holding = (slug: string, team: LiveTeam): TeamLookup => async (asked) => (asked === slug ? team : undefined);
 const adopted = JSON.stringify([{ slug: "platform", existing: true, members: [{ username: "devantler", role: "maintainer" }, { username: "ned" }] }]);
 
 for (const [stack, expected] of Object.entries(STACKS)) {
@@ -34,21 +36,41 @@ for (const [stack, expected] of Object.entries(STACKS)) {
         });
 
         it("adopts a team marked existing as GitHub holds it, never deletes it, and makes only its membership the stack's", async () => {
-            const answers = { [GET_TEAM]: () => ({ id: "77", description: "Operations", privacy: "secret" }) };
-            const adoptedRun = await runStack(stack, expected.userKeys, { "platform-auth:githubTeams": adopted }, undefined, answers);
+            const github = holding("platform", { id: "77", description: "Operations", privacy: "secret" });
+            const adoptedRun = await runStack(stack, expected.userKeys, { "platform-auth:githubTeams": adopted }, undefined, {}, github);
             expect(one(adoptedRun.resources, "Team").inputs).to.include({ name: "platform", description: "Operations", privacy: "secret" });
             expect(options.get("github-platform")).to.deep.equal({ importId: "77", retainOnDelete: true });
             expect(options.get("github-platform-members")?.retainOnDelete, "its members are left as last managed").to.equal(true);
             expect(one(adoptedRun.resources, "TeamMembers").inputs.members).to.deep.equal([{ username: "devantler", role: "maintainer" }, { username: "ned", role: "member" }]);
         });
 
+        it("adopts, rather than creates again, a team GitHub has that the last deployment did not record (an interrupted up), and does not keep it on destroy", async () => {
+            const github = holding("platform", { id: "78", description: "Read-only kubectl access through Dex (platform-auth).", privacy: "closed" });
+            const resumed = await runStack(stack, expected.userKeys, {}, undefined, {}, github);
+            expect(options.get("github-platform")).to.deep.equal({ importId: "78", retainOnDelete: false });
+            const recorded = { "pulumi:pulumi:StackReference": () => ({ githubTeamIds: { platform: "78" } }) };
+            await runStack(stack, expected.userKeys, {}, undefined, recorded, github);
+            expect(options.get("github-platform"), "a team the last deployment recorded is the stack's already").to.deep.equal({ importId: "", retainOnDelete: false });
+            expect(await resumed.value(resumed.outputs.githubTeamIds)).to.deep.equal({ platform: "github-platform-id" });
+        });
+
+        it("refuses, before any resource, a team GitHub cannot be asked about, naming the team", async () => {
+            const outage: TeamLookup = async () => {
+                throw new Error("GET /orgs/devantler-tech/teams/platform: 502 Bad Gateway");
+            };
+            const failure = await runStack(stack, expected.userKeys, {}, undefined, {}, outage).then(
+                () => expect.fail("a GitHub outage was taken for a missing team"),
+                (error: unknown) => error as ProgramFailed,
+            );
+            expect(failure.message).to.match(/platform-auth:githubTeams\[0\]: team "platform" could not be read from GitHub \(GET .*502 Bad Gateway\); check github:baseUrl and GITHUB_TOKEN/);
+        });
+
         it("refuses, before any resource, a team marked existing that GitHub does not have, naming the key", async () => {
-            const answers = { [GET_TEAM]: () => { throw new Error("GET /orgs/devantler-tech/teams/platform: 404 Not Found"); } };
-            const failure = await runStack(stack, expected.userKeys, { "platform-auth:githubTeams": adopted }, undefined, answers).then(
+            const failure = await runStack(stack, expected.userKeys, { "platform-auth:githubTeams": adopted }).then(
                 () => expect.fail("a missing existing team was accepted"),
                 (error: unknown) => error as ProgramFailed,
             );
-            expect(failure.message).to.match(/platform-auth:githubTeams\[0\]\.existing: team "platform" could not be read from GitHub .*remove `existing`/);
+            expect(failure.message).to.match(/platform-auth:githubTeams\[0\]\.existing: team "platform" is not in GitHub; create it, or remove `existing`/);
             expect(failure.resources.filter((r) => !r.type.startsWith("pulumi:providers:"))).to.deep.equal([]);
         });
 

@@ -8,6 +8,7 @@ import { parse } from "yaml";
 import { PROJECT } from "../../config/types";
 import { platformAuth, type ClusterAccess } from "../../program";
 import { programObjects } from "../../preflight/existing";
+import type { TeamLookup } from "../../github/adopt";
 
 export const REPO_ROOT = join(__dirname, "..", "..", "..");
 
@@ -70,13 +71,17 @@ export async function runStack(
     userKeys: Record<string, string>,
     overrides: Record<string, string | undefined> = {},
     cluster: ClusterAccess = readyCluster,
-    /** Answers to invokes by token (e.g. github:index/getTeam:getTeam); any other invoke echoes its inputs. */
+    /** Answers to invokes by token, and the stack's last outputs (pulumi:pulumi:StackReference); any other invoke echoes its inputs. */
     answers: Record<string, (inputs: Record<string, unknown>) => Record<string, unknown>> = {},
+    /** GitHub's teams as the program finds them before any resource: by default, none yet. */
+    teams: TeamLookup = async () => undefined,
 ): Promise<StackRun> {
     const resources: RecordedResource[] = [];
     await pulumi.runtime.setMocks(
         {
             newResource(args) {
+                // The stack's own last outputs (github teams read them back): none, unless a test answers them.
+                if (args.type === "pulumi:pulumi:StackReference") return { id: args.name, state: { ...args.inputs, outputs: answers[args.type]?.(args.inputs) ?? {} } };
                 resources.push({ type: args.type, name: args.name, inputs: args.inputs, deleteBeforeReplace: deleteBeforeReplace.get(`${args.type}::${args.name}`) ?? false, provider: args.provider });
                 return { id: `${args.name}-id`, state: args.inputs };
             },
@@ -85,6 +90,8 @@ export async function runStack(
         PROJECT,
         stack,
         true,
+        // The diy backend's organization, as the e2e's engine has it.
+        "organization",
     );
     const config: Record<string, string> = { ...stackFileConfig(stack) };
     for (const [key, value] of Object.entries({ ...userKeys, ...overrides })) {
@@ -95,7 +102,7 @@ export async function runStack(
     pulumi.runtime.setAllConfig(config, [`${PROJECT}:githubClientSecret`]);
     let outputs: Outputs;
     try {
-        outputs = await platformAuth(cluster);
+        outputs = await platformAuth(cluster, teams);
     } catch (error) {
         await settle();
         throw new ProgramFailed(error as Error, resources);

@@ -1,0 +1,63 @@
+// Which managed teams GitHub already holds, asked before any resource. A team
+// marked `existing` must be there, and is kept on `destroy`. Any other team
+// that is there but that the stack's last deployment did not record was made
+// by an interrupted `up` (or by hand): it is adopted rather than created
+// again, which GitHub would refuse ("Name must be unique").
+import * as github from "@pulumi/github";
+import type { ConfigProblem, GitHubTeam } from "../config/types";
+
+export interface LiveTeam {
+    id: string;
+    description: string;
+    privacy: string;
+}
+
+/** A team GitHub holds that the stack adopts as it is; `keep` (marked existing) outlives `destroy`. */
+export interface ExistingTeam extends LiveTeam {
+    keep: boolean;
+}
+
+/** The output naming each team's ID by slug, which the next deployment reads back. */
+export const TEAM_IDS_OUTPUT = "githubTeamIds";
+
+/** A team as GitHub holds it, or undefined when GitHub has none by that slug. */
+export type TeamLookup = (slug: string, provider: github.Provider) => Promise<LiveTeam | undefined>;
+
+/** github.getTeam, with GitHub's 404 meaning "no such team" (any other failure is one). */
+export const readTeam: TeamLookup = async (slug, provider) => {
+    try {
+        const team = await github.getTeam({ slug, summaryOnly: true }, { provider });
+        return { id: team.id, description: team.description, privacy: team.privacy };
+    } catch (error) {
+        if (/\b404\b|not found/i.test(String((error as Error).message))) return undefined;
+        throw error;
+    }
+};
+
+/** `recorded`: the team IDs by slug of the stack's last deployment (its githubTeamIds output). */
+export async function teamsToAdopt(teams: GitHubTeam[], lookup: TeamLookup, provider: github.Provider, recorded: Record<string, string>) {
+    const found: Record<string, ExistingTeam> = {};
+    const problems: ConfigProblem[] = [];
+    const warnings: string[] = [];
+    for (const [i, team] of teams.entries()) {
+        let live: LiveTeam | undefined;
+        try {
+            live = await lookup(team.slug, provider);
+        } catch (error) {
+            problems.push({ key: `githubTeams[${i}]`, message: `team "${team.slug}" could not be read from GitHub (${String((error as Error).message).split("\n")[0]}); check github:baseUrl and GITHUB_TOKEN.` });
+            continue;
+        }
+        if (team.existing && !live) {
+            problems.push({ key: `githubTeams[${i}].existing`, message: `team "${team.slug}" is not in GitHub; create it, or remove \`existing\` to let this stack create it.` });
+        } else if (live && (team.existing || recorded[team.slug] === undefined)) {
+            found[team.slug] = { ...live, keep: team.existing };
+            if (!team.existing) {
+                warnings.push(
+                    `githubTeams[${i}]: team "${team.slug}" exists in GitHub but this stack's last deployment did not record it; adopting it rather than creating it again. ` +
+                        "An interrupted `pulumi up` made it, or someone did by hand: then mark it `existing: true`, or `pulumi destroy` deletes it.",
+                );
+            }
+        }
+    }
+    return { found, problems, warnings };
+}
