@@ -42,9 +42,12 @@ export async function handAddedMemberSteps(ctx: EngineContext): Promise<void> {
     await ctx.report.check(`13. someone added to ${team.slug} in GitHub's web UI shows as a change in the drift preview (preview --refresh)`, async () => {
         const preview = await onStack(ctx, "preview", "--refresh", "--diff");
         expectThat(preview.status === 0, preview.stdout + preview.stderr);
-        const line = preview.stdout.split("\n").find((l) => /~ .*TeamMembers.*github-platform-members/.test(l) || /~ github:index\/teamMembers:TeamMembers/.test(l));
-        expectThat(line !== undefined && preview.stdout.includes("added-by-hand"), preview.stdout);
-        return line!.trim();
+        // The refreshed TeamMembers differs from the stack config by exactly that person.
+        const lines = preview.stdout.split("\n");
+        const change = lines.findIndex((l) => /~ github:index\/teamMembers:TeamMembers/.test(l));
+        const person = lines.find((l, i) => i > change && l.includes("added-by-hand"));
+        expectThat(change >= 0 && person !== undefined, preview.stdout);
+        return `${lines[change].trim()} … ${person!.trim()}`;
     });
     const up = await onStack(ctx, "up", "--refresh", "--yes", "--skip-preview");
     await ctx.report.check(`13. the next up (--refresh) removes them: ${team.slug} has exactly the configured members again`, () => {
