@@ -131,7 +131,7 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
         talosPatch: talos.patchYaml,
         talosPatchMode: talosPatchMode(config.talosVersion),
         githubOAuthApp: teams.oauthApp,
-        // Read back by the next deployment (lookUpTeams): the teams this stack holds.
+        // Read back by the next deployment (github/adopt.ts): the teams this stack holds.
         [TEAM_IDS_OUTPUT]: teams.teamIds,
     };
 }

@@ -1,8 +1,10 @@
 // Which managed teams GitHub already holds, asked before any resource. A team
 // marked `existing` must be there, and is kept on `destroy`. Any other team
-// that is there but that the stack's last deployment did not record was made
-// by an interrupted `up` (or by hand): it is adopted rather than created
-// again, which GitHub would refuse ("Name must be unique").
+// that is there but that the stack's last deployment did not record is
+// adopted rather than created again (GitHub would refuse: "Name must be
+// unique") only when it is exactly what this stack asks GitHub to create, as
+// an interrupted `up` leaves it; a team made by hand differs, and is refused
+// until the stack marks it `existing`, so its members and its life stay safe.
 import * as github from "@pulumi/github";
 import type { ConfigProblem, GitHubTeam } from "../config/types";
 
@@ -17,6 +19,9 @@ export interface ExistingTeam extends LiveTeam {
     keep: boolean;
 }
 
+/** The privacy every team this stack creates has. */
+export const CREATED_PRIVACY = "closed";
+
 /** The output naming each team's ID by slug, which the next deployment reads back. */
 export const TEAM_IDS_OUTPUT = "githubTeamIds";
 
@@ -29,7 +34,8 @@ export const readTeam: TeamLookup = async (slug, provider) => {
         const team = await github.getTeam({ slug, summaryOnly: true }, { provider });
         return { id: team.id, description: team.description, privacy: team.privacy };
     } catch (error) {
-        if (/\b404\b|not found/i.test(String((error as Error).message))) return undefined;
+        // The team's own 404 (the org's would name the org, and fail every other call too).
+        if (/\/teams\/[^/\s]+: 404\b/.test(String((error as Error).message))) return undefined;
         throw error;
     }
 };
@@ -49,13 +55,17 @@ export async function teamsToAdopt(teams: GitHubTeam[], lookup: TeamLookup, prov
         }
         if (team.existing && !live) {
             problems.push({ key: `githubTeams[${i}].existing`, message: `team "${team.slug}" is not in GitHub; create it, or remove \`existing\` to let this stack create it.` });
-        } else if (live && (team.existing || recorded[team.slug] === undefined)) {
-            found[team.slug] = { ...live, keep: team.existing };
-            if (!team.existing) {
-                warnings.push(
-                    `githubTeams[${i}]: team "${team.slug}" exists in GitHub but this stack's last deployment did not record it; adopting it rather than creating it again. ` +
-                        "An interrupted `pulumi up` made it, or someone did by hand: then mark it `existing: true`, or `pulumi destroy` deletes it.",
-                );
+        } else if (live && team.existing) {
+            found[team.slug] = { ...live, keep: true };
+        } else if (live && recorded[team.slug] === undefined) {
+            if (live.description === team.description && live.privacy === CREATED_PRIVACY) {
+                found[team.slug] = { ...live, keep: false };
+                warnings.push(`githubTeams[${i}]: team "${team.slug}" exists in GitHub as this stack creates it, but its last deployment did not record it (an interrupted \`pulumi up\`); adopting it rather than creating it again.`);
+            } else {
+                problems.push({
+                    key: `githubTeams[${i}].existing`,
+                    message: `team "${team.slug}" already exists in GitHub and was not made by this stack (its description or privacy differ); set \`existing: true\` to adopt it (its members become the configured ones; \`destroy\` keeps it), or pick another slug.`,
+                });
             }
         }
     }

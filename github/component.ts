@@ -8,7 +8,7 @@
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
 import type { GitHubTeam } from "../config/types";
-import type { ExistingTeam } from "./adopt";
+import { CREATED_PRIVACY, type ExistingTeam } from "./adopt";
 
 
 
@@ -40,7 +40,7 @@ export class GitHubTeams extends pulumi.ComponentResource {
             const created = new github.Team(
                 `${name}-${team.slug}`,
                 // An adopted team keeps its description and privacy (an import must match what is there); only its membership is the stack's.
-                { name: team.slug, description: existing?.description ?? team.description, privacy: existing?.privacy ?? "closed" },
+                { name: team.slug, description: existing?.description ?? team.description, privacy: existing?.privacy ?? CREATED_PRIVACY },
                 // Its repository permissions and history are not the stack's to delete.
                 { parent: this, ...(existing ? { import: existing.id, retainOnDelete: existing.keep } : {}) },
             );

@@ -54,6 +54,15 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             expect(await resumed.value(resumed.outputs.githubTeamIds)).to.deep.equal({ platform: "github-platform-id" });
         });
 
+        it("refuses a team of the same name made by hand (another description), naming githubTeams[0].existing, rather than taking it over", async () => {
+            const github = holding("platform", { id: "79", description: "The platform people", privacy: "closed" });
+            const failure = await runStack(stack, expected.userKeys, {}, undefined, {}, github).then(
+                () => expect.fail("a team made by hand was taken over"),
+                (error: unknown) => error as ProgramFailed,
+            );
+            expect(failure.message).to.match(/platform-auth:githubTeams\[0\]\.existing: team "platform" already exists in GitHub and was not made by this stack .*set `existing: true` to adopt it/);
+        });
+
         it("refuses, before any resource, a team GitHub cannot be asked about, naming the team", async () => {
             const outage: TeamLookup = async () => {
                 throw new Error("GET /orgs/devantler-tech/teams/platform: 502 Bad Gateway");

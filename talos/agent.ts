@@ -7,21 +7,23 @@
 // NotReady node must not stall the rollout. A node that fails the gate gets
 // back the config it had, and nothing after it is touched.
 //
-// Reads TALOS_NODES, TALOS_OWNED (compose.ts's OwnedSettings as JSON) and
+// Reads TALOS_NODES, TALOS_OWNED (compose.ts's OwnedSettings as JSON),
 // TALOS_KUBE_CONTEXT (the stack's kubernetes:context, for the apiserver's
-// metrics), and from the engine's environment PULUMI_COMMAND_STDOUT (the last
-// apply's output), PLATFORM_AUTH_TALOS_REPAIR and
-// PLATFORM_AUTH_TALOS_GATE_SECONDS.
+// metrics) and TALOS_DRY_RUN, and from the engine's environment
+// PULUMI_COMMAND_STDOUT (the last apply's output), PLATFORM_AUTH_TALOS_REPAIR
+// and PLATFORM_AUTH_TALOS_GATE_SECONDS.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
+import { isIP } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { apiServerArgs, applyChange, migrationRefusal, patchText, readLiveConfig, REFUSAL, revertChange, type NodeChange, type OwnedSettings } from "./compose.ts";
+import { apiServerArgs, applyChange, migrationRefusal, ownership, patchText, readLiveConfig, REFUSAL, revertChange, specOf, type NodeChange, type OwnedSettings, type Ownership } from "./compose.ts";
 
-/** The line an apply ends with; the next apply reads it back to revert nodes that left the list. */
-export const APPLIED_LINE = "talos-nodes: ";
+/** The lines an apply ends with; the next apply reads them back to revert nodes that left the list, and what it owned then. */
+const APPLIED_LINE = "talos-nodes: ";
+const OWNED_LINE = "talos-owned: ";
 const JWKS_FETCH = "apiserver_authentication_jwt_authenticator_jwks_fetch_last_timestamp_seconds";
 const START_TIME = "process_start_time_seconds";
 const RELOAD_TIME = "apiserver_authentication_config_controller_automatic_reload_last_timestamp_seconds";
@@ -34,12 +36,20 @@ interface Env {
 }
 
 function environment(): Env {
+    const gateSeconds = Number(process.env.PLATFORM_AUTH_TALOS_GATE_SECONDS || 300);
+    if (!(gateSeconds > 0)) throw new Error(`PLATFORM_AUTH_TALOS_GATE_SECONDS is "${process.env.PLATFORM_AUTH_TALOS_GATE_SECONDS}"; give a number of seconds`);
     return {
         nodes: (process.env.TALOS_NODES ?? "").split(" ").filter(Boolean),
         owned: JSON.parse(process.env.TALOS_OWNED ?? "{}") as OwnedSettings,
         context: process.env.TALOS_KUBE_CONTEXT ?? "",
-        gateSeconds: Number(process.env.PLATFORM_AUTH_TALOS_GATE_SECONDS || 300),
+        gateSeconds,
     };
+}
+
+/** What the last apply said on its line `prefix`, from the output the provider hands the next run. */
+function lastApplied(prefix: string): string | undefined {
+    const line = (process.env.PULUMI_COMMAND_STDOUT ?? "").split("\n").filter((l) => l.startsWith(prefix)).pop();
+    return line?.slice(prefix.length);
 }
 
 function run(command: string, args: string[]): string {
@@ -81,6 +91,9 @@ function inspect(env: Env): void {
 }
 
 async function apply(env: Env): Promise<void> {
+    // A changed domain or issuerAddress: the entries the last apply made are ours to take off.
+    const former = lastApplied(OWNED_LINE);
+    if (former) env = { ...env, owned: { ...env.owned, former: JSON.parse(former) as Ownership } };
     for (const [index, node] of env.nodes.entries()) {
         try {
             await applyNode(env, node);
@@ -89,11 +102,10 @@ async function apply(env: Env): Promise<void> {
             throw new Error(`${(error as Error).message}. Stopped there: ${index > 0 ? `updated ${env.nodes.slice(0, index).join(", ")}; ` : ""}${untouched.length > 0 ? `did not touch ${untouched.join(", ")}` : "no node after it"}.`);
         }
     }
-    const previous = (process.env.PULUMI_COMMAND_STDOUT ?? "").split("\n").filter((l) => l.startsWith(APPLIED_LINE)).pop();
-    for (const node of (previous ?? APPLIED_LINE).slice(APPLIED_LINE.length).split(" ").filter(Boolean)) {
+    for (const node of (lastApplied(APPLIED_LINE) ?? "").split(" ").filter(Boolean)) {
         if (!env.nodes.includes(node)) await revertNode(env, node);
     }
-    process.stdout.write(`${APPLIED_LINE}${env.nodes.join(" ")}\n`);
+    process.stdout.write(`${APPLIED_LINE}${env.nodes.join(" ")}\n${OWNED_LINE}${JSON.stringify(ownership(env.owned))}\n`);
 }
 
 async function applyNode(env: Env, node: string): Promise<void> {
@@ -104,18 +116,31 @@ async function applyNode(env: Env, node: string): Promise<void> {
     if (change.patches.length === 0) return say(`node ${node}: has the settings, unchanged`);
     const port = securePort(live);
     const before = await apiServerMetrics(env, node, port);
-    patchNode(node, change);
     say(`node ${node}: ${change.changes.join("; ")}`);
     try {
-        const seconds = await gate(env, node, port, change.restartsApiServer ? before : undefined);
+        patchNode(node, change);
+        const seconds = await gate(env, node, port, before, change.restartsApiServer);
         say(`node ${node}: its apiserver accepts ${env.owned.issuerUrl} (keys loaded after ${seconds}s)`);
     } catch (error) {
         // The whole config it had: also undoes a staged file entry, and touches no other node.
-        const file = join(mkdtempSync(join(tmpdir(), "talos-agent-")), "previous.yaml");
-        writeFileSync(file, String(readLiveConfigSpec(text)), { mode: 0o600 });
-        run("talosctl", ["apply-config", "--nodes", node, "--mode", "auto", "--file", file]);
-        rmSync(file, { force: true });
+        try {
+            restoreConfig(node, text);
+        } catch (restoreError) {
+            throw new Error(`node ${node}: ${(error as Error).message}; restoring its previous config failed too: ${(restoreError as Error).message}`);
+        }
         throw new Error(`node ${node}: ${(error as Error).message}; it has its previous config back`);
+    }
+}
+
+/** `talosctl apply-config` with the config `get machineconfig` showed, kept only as long as the call takes: it holds the node's secrets. */
+function restoreConfig(node: string, shown: string): void {
+    const dir = mkdtempSync(join(tmpdir(), "talos-agent-"));
+    try {
+        const file = join(dir, "previous.yaml");
+        writeFileSync(file, liveSpec(shown), { mode: 0o600 });
+        run("talosctl", ["apply-config", "--nodes", node, "--mode", "auto", "--file", file]);
+    } finally {
+        rmSync(dir, { recursive: true, force: true });
     }
 }
 
@@ -127,7 +152,9 @@ async function revertNode(env: Env, node: string): Promise<void> {
     const before = await apiServerMetrics(env, node, port);
     patchNode(node, change);
     say(`node ${node}: ${change.changes.join("; ")}`);
-    if (change.restartsApiServer) await waitFor(env, `node ${node}'s apiserver to restart`, async () => restarted(before, await apiServerMetrics(env, node, port)) || "not restarted yet");
+    if (change.restartsApiServer) {
+        await waitFor(env, Date.now() + env.gateSeconds * 1000, `node ${node}'s apiserver to restart`, async () => restarted(before, await apiServerMetrics(env, node, port)) || "not restarted yet");
+    }
 }
 
 /** Fails, naming the nodes, while a node lacks any of the settings; PLATFORM_AUTH_TALOS_REPAIR=1 re-applies them instead. */
@@ -162,20 +189,25 @@ function patchNode(node: string, change: NodeChange): void {
 /**
  * Waits until the node's apiserver runs with the new settings (it restarted,
  * or reloaded its authentication config, since `before`), then until it has
- * fetched our issuer's keys: a token signed by nobody, with our issuer and
- * audience, makes it fetch them, and it can refuse the token only after that.
+ * fetched our issuer's keys since: a token signed by nobody, with our issuer
+ * and audience, makes it fetch them, and it can refuse the token only after
+ * that. One deadline for both.
  */
-async function gate(env: Env, node: string, port: number, before: Metrics | undefined): Promise<number> {
+async function gate(env: Env, node: string, port: number, before: Metrics | undefined, restarts: boolean): Promise<number> {
     const started = Date.now();
-    if (before) await waitFor(env, `its apiserver to restart with the settings`, async () => restarted(before, await apiServerMetrics(env, node, port)) || "not restarted yet");
+    const deadline = started + env.gateSeconds * 1000;
+    if (restarts) await waitFor(env, deadline, `its apiserver to restart with the settings`, async () => restarted(before, await apiServerMetrics(env, node, port)) || "not restarted yet");
     const issuerHash = `sha256:${createHash("sha256").update(env.owned.issuerUrl).digest("hex")}`;
+    // The node's own clock, as its metrics keep time: a fetch counts only when newer than any before the patch.
+    const earlier = before?.series(JWKS_FETCH, { result: "success", jwt_issuer_hash: issuerHash }) ?? 0;
     const ca = clusterCa(env);
-    await waitFor(env, `its apiserver to load the keys of ${env.owned.issuerUrl} (can the node reach and trust the issuer?)`, async () => {
+    await waitFor(env, deadline, `its apiserver to load the keys of ${env.owned.issuerUrl} (can the node reach and trust the issuer?)`, async () => {
         await probe(node, port, ca, env.owned);
         const metrics = await apiServerMetrics(env, node, port);
         if (metrics === undefined) return "its /metrics does not answer";
-        const fetched = (result: string) => metrics.series(JWKS_FETCH, { result, jwt_issuer_hash: issuerHash });
-        return fetched("success") !== undefined || (fetched("failure") === undefined ? "it has not fetched the issuer's keys" : "its last fetch of the issuer's keys failed");
+        const fetched = (result: string) => metrics.series(JWKS_FETCH, { result, jwt_issuer_hash: issuerHash }) ?? 0;
+        if (fetched("success") > earlier && fetched("success") >= fetched("failure")) return true;
+        return fetched("failure") > earlier ? "its last fetch of the issuer's keys failed" : "it has not fetched the issuer's keys";
     });
     return Math.round((Date.now() - started) / 1000);
 }
@@ -186,13 +218,14 @@ interface Metrics {
 
 /** The node's own apiserver's metrics (never the cluster endpoint's), or undefined while it does not answer. */
 async function apiServerMetrics(env: Env, node: string, port: number): Promise<Metrics | undefined> {
-    const result = spawnSync("kubectl", ["--context", env.context, "--server", `https://${node}:${port}`, "get", "--raw", "/metrics", "--request-timeout=5s"], { encoding: "utf8" });
+    const host = isIP(node) === 6 ? `[${node}]` : node;
+    const result = spawnSync("kubectl", ["--context", env.context, "--server", `https://${host}:${port}`, "get", "--raw", "/metrics", "--request-timeout=5s"], { encoding: "utf8" });
     if (result.status !== 0) return undefined;
     return parseMetrics(result.stdout);
 }
 
 /** Prometheus text: the value of the first series with this name and these labels. */
-export function parseMetrics(text: string): Metrics {
+function parseMetrics(text: string): Metrics {
     const lines = text.split("\n").filter((l) => l && !l.startsWith("#"));
     return {
         series(name, labels = {}) {
@@ -234,20 +267,22 @@ function probe(node: string, port: number, ca: string | undefined, owned: OwnedS
 }
 
 /** Polls `check` until it is true; otherwise it says what it sees, which a timeout reports. */
-async function waitFor(env: Env, what: string, check: () => Promise<true | string>): Promise<void> {
-    const deadline = Date.now() + env.gateSeconds * 1000;
+async function waitFor(env: Env, deadline: number, what: string, check: () => Promise<true | string>): Promise<void> {
     for (let seen = await check(); seen !== true; seen = await check()) {
         if (Date.now() > deadline) throw new Error(`gave up after ${env.gateSeconds}s waiting for ${what}: ${seen}`);
         await new Promise((resolve) => setTimeout(resolve, 1000));
     }
 }
 
-function securePort(live: ReturnType<typeof readLiveConfig>): number {
+function securePort(live: Record<string, unknown>[]): number {
     return Number(apiServerArgs(live)["secure-port"] ?? 6443);
 }
 
-function readLiveConfigSpec(text: string): string {
-    return readLiveConfig(text).map((d) => patchText([d])).join("---\n");
+/** The machine config exactly as `talosctl get machineconfig -o yaml` shows it in `spec`. */
+function liveSpec(shown: string): string {
+    const spec = specOf(shown);
+    if (spec === undefined) throw new Error("talosctl showed no machine config to restore");
+    return spec;
 }
 
 async function main(verb: string | undefined): Promise<void> {

@@ -42,9 +42,10 @@ export class TalosApiServerPatch extends pulumi.ComponentResource {
                 .runOutput({ command: `${AGENT} drift`, environment: apply.stdout.apply(() => ({ ...environment, TALOS_DRY_RUN: String(pulumi.runtime.isDryRun()) })) }, { parent: this })
                 .apply(({ stdout = "" }) => {
                     const report = agentReport(stdout);
-                    // An error, not a throw: the run fails with the message alone, not a stack trace.
-                    report.refusals.forEach((refusal) => pulumi.log.error(`talos: ${refusal.message}`, this));
                     if (report.notes.length > 0) pulumi.log.info(report.notes.join("\n"), this);
+                    // A RunError fails the run (log.error would not fail a preview) with its message alone; nothing
+                    // depends on this check, so no resource registration turns it into a stack trace.
+                    if (report.refusals.length > 0) throw new pulumi.RunError(report.refusals.map((r) => `talos: ${r.message}`).join("\n"));
                 });
         }
         this.registerOutputs({ patchYaml: this.patchYaml });

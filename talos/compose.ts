@@ -41,6 +41,19 @@ export interface OwnedSettings {
     migrationConfirmed: boolean;
     /** How to confirm the 1.13 → 1.14 migration, for the refusal. */
     migrationHint: string;
+    /** What the last apply owned, when it differs (a changed domain or issuerAddress): the agent takes it off too. */
+    former?: Ownership;
+}
+
+/** The parts of a node's config that name the program's issuer: what an apply records for the next one. */
+export interface Ownership {
+    issuerUrl: string;
+    issuerHost: string;
+    issuerAddress?: string;
+}
+
+export function ownership(owned: OwnedSettings): Ownership {
+    return { issuerUrl: owned.issuerUrl, issuerHost: owned.issuerHost, issuerAddress: owned.issuerAddress };
 }
 
 /** One node's change: patch files (each a list of documents) for one `talosctl patch`, in order. */
@@ -60,9 +73,13 @@ export interface NodeChange {
 
 /** The documents of a node's machine config, from `talosctl get machineconfig -o yaml` (or the config itself). */
 export function readLiveConfig(text: string): Doc[] {
-    const documents = parseAllDocuments(text).map((d) => asObject(d.toJS()));
-    const resource = documents.find((d) => typeof d.spec === "string");
-    return resource ? parseAllDocuments(String(resource.spec)).map((d) => asObject(d.toJS())) : documents;
+    return parseAllDocuments(specOf(text) ?? text).map((d) => asObject(d.toJS()));
+}
+
+/** The machine config text a `talosctl get machineconfig -o yaml` resource carries in `spec`, exactly. */
+export function specOf(shown: string): string | undefined {
+    const spec = parseAllDocuments(shown).map((d) => asObject(d.toJS())).find((d) => typeof d.spec === "string")?.spec;
+    return spec === undefined ? undefined : String(spec);
 }
 
 /** The flags this node's apiserver runs with from `.cluster.apiServer.extraArgs`. */
@@ -96,7 +113,7 @@ export function revertChange(live: Doc[], owned: OwnedSettings): NodeChange {
     const entries = jwtEntries(live);
     if (entries.list.some(isOurs(owned))) {
         setConfiguration(change, { ...entries.configuration, jwt: entries.list.filter((e) => !isOurs(owned)(e)) });
-        change.changes.push(`remove issuer ${owned.issuerUrl}`);
+        change.changes.push(`remove issuer ${ourUrls(owned).join(", ")}`);
         change.kept.push(...otherIssuers(entries.list, owned));
     }
     // The CA file and its mount stay: removing a file entry needs a reboot, and a trusted CA alone grants nothing.
@@ -111,12 +128,20 @@ function composeDocument(live: Doc[], owned: OwnedSettings, change: NodeChange):
     deleteFlags(change, leftovers);
     change.removed.push(...leftovers.filter((flag) => !owned.ownFlagNames.includes(flag)).map((flag) => `flag ${flag}`));
     const entries = jwtEntries(live, owned.defaultAuthentication);
+    // Ours: the entry for our issuer, a copy of it made by hand (the apiserver refuses two), or the former issuer's.
+    const ours = entries.list.filter(isOurs(owned));
     const index = entries.list.findIndex(isOurs(owned));
-    const jwt = index >= 0 ? entries.list.map((e, i) => (i === index ? owned.jwt : e)) : [...entries.list, owned.jwt];
+    const jwt = index >= 0 ? entries.list.flatMap((e, i) => (i === index ? [owned.jwt] : isOurs(owned)(e) ? [] : [e])) : [...entries.list, owned.jwt];
     change.kept.push(...otherIssuers(entries.list, owned));
-    if (index >= 0 && same(entries.list[index], owned.jwt)) return;
+    if (ours.length === 1 && same(ours[0], owned.jwt)) return;
     setConfiguration(change, { ...entries.configuration, jwt });
-    change.changes.push(index >= 0 ? `update issuer ${owned.issuerUrl}: ${differences(entries.list[index], owned.jwt!).join(", ")}` : `add issuer ${owned.issuerUrl}`);
+    const urlOf = (entry: unknown) => String(asObject(asObject(entry).issuer).url);
+    const currentAt = ours.findIndex((e) => urlOf(e) === owned.issuerUrl);
+    const current = ours[currentAt];
+    change.changes.push(
+        ...ours.filter((_, i) => i !== currentAt).map((e) => `remove issuer ${urlOf(e)}${urlOf(e) === owned.issuerUrl ? " (a second copy)" : ""}`),
+        ...(current === undefined ? [`add issuer ${owned.issuerUrl}`] : same(current, owned.jwt) ? [] : [`update issuer ${owned.issuerUrl}: ${differences(current, owned.jwt!).join(", ")}`]),
+    );
 }
 
 function composeFlags(live: Doc[], owned: OwnedSettings, change: NodeChange): void {
@@ -151,22 +176,26 @@ function composeFlags(live: Doc[], owned: OwnedSettings, change: NodeChange): vo
 }
 
 /**
- * The issuer's name in the StaticHostConfig of its address, beside whatever
- * names the operator keeps there, and in no other. A document is rewritten
+ * The issuer's name in the StaticHostConfig of `issuerAddress`, beside
+ * whatever names the operator keeps there. Only the documents of the program's
+ * addresses (now and at the last apply) are touched: without `issuerAddress`,
+ * a mapping of the issuer's name is the operator's. A document is rewritten
  * (deleted, then written whole) rather than merged, as Talos appends names.
  */
 function composeHosts(live: Doc[], owned: OwnedSettings, change: NodeChange, applying: boolean): void {
     const wantedAt = applying ? owned.issuerAddress : undefined;
-    const docs = live.filter((d) => d.kind === "StaticHostConfig");
+    const addresses = new Set([owned.issuerAddress, owned.former?.issuerAddress].filter((a): a is string => a !== undefined));
+    const ourNames = new Set([owned.issuerHost, owned.former?.issuerHost].filter((h): h is string => h !== undefined));
+    const docs = live.filter((d) => d.kind === "StaticHostConfig" && addresses.has(String(d.name)));
     for (const doc of docs) {
         const names = list(doc.hostnames).map(String);
-        const others = names.filter((n) => n !== owned.issuerHost);
+        const others = names.filter((n) => !ourNames.has(n));
         const name = String(doc.name);
         if (others.length > 0) change.kept.push(`host names ${others.join(", ")} at ${name}`);
         const wanted = name === wantedAt ? [...others, owned.issuerHost] : others;
-        if (names.includes(owned.issuerHost) === wanted.includes(owned.issuerHost)) continue;
+        if (same(names, wanted)) continue;
         change.patches.push([hostDocument(name, { $patch: "delete" })], ...(wanted.length > 0 ? [[hostDocument(name, { hostnames: wanted })]] : []));
-        change.changes.push(`${wanted.includes(owned.issuerHost) ? "add" : "remove"} host ${owned.issuerHost} at ${name}`);
+        change.changes.push(...names.filter((n) => ourNames.has(n) && !wanted.includes(n)).map((n) => `remove host ${n} at ${name}`), ...(wanted.includes(owned.issuerHost) && !names.includes(owned.issuerHost) ? [`add host ${owned.issuerHost} at ${name}`] : []));
     }
     if (wantedAt !== undefined && !docs.some((d) => d.name === wantedAt)) {
         change.patches.push([hostDocument(wantedAt, { hostnames: [owned.issuerHost] })]);
@@ -202,7 +231,8 @@ function otherIssuers(entries: unknown[], owned: OwnedSettings): string[] {
     return entries.filter((e) => !isOurs(owned)(e)).map((e) => `issuer ${String(asObject(asObject(e).issuer).url)}`);
 }
 
-const isOurs = (owned: OwnedSettings) => (entry: unknown) => asObject(asObject(entry).issuer).url === owned.issuerUrl;
+const ourUrls = (owned: OwnedSettings) => [owned.issuerUrl, ...(owned.former && owned.former.issuerUrl !== owned.issuerUrl ? [owned.former.issuerUrl] : [])];
+const isOurs = (owned: OwnedSettings) => (entry: unknown) => ourUrls(owned).includes(String(asObject(asObject(entry).issuer).url));
 
 function oidcFlags(live: Doc[]): string[] {
     return Object.keys(apiServerArgs(live)).filter((flag) => flag.startsWith("oidc-"));
@@ -238,7 +268,7 @@ function canonical(value: unknown): string {
     return JSON.stringify(value ?? null);
 }
 
-/** A patch file's text. */
+/** A patch file's text (render.ts's toYamlStream, which this file cannot import: Node runs it alone). */
 export function patchText(documents: Doc[]): string {
     return documents.map((d) => stringify(d, { lineWidth: 0 })).join("---\n");
 }

@@ -15,7 +15,7 @@ import { REPO_ROOT, runStack } from "../test/support/stack";
 import { STACKS } from "../test/support/stacks";
 import { parseTalosVersion } from "../config/fields";
 import { oidcContract } from "../contract/contract";
-import { applyChange, migrationRefusal, patchText, readLiveConfig, REFUSAL, revertChange, type NodeChange, type OwnedSettings } from "./compose";
+import { applyChange, migrationRefusal, ownership, patchText, readLiveConfig, REFUSAL, revertChange, type NodeChange, type OwnedSettings } from "./compose";
 import { ownedSettings } from "./plan";
 import { readApiServerOidc } from "./read";
 import { AGENT } from "./inspect";
@@ -201,11 +201,37 @@ describe("Talos's own merge: the 1.13 → 1.14 migration and the issuer's host e
             const first = applied(minor, node, owned(minor, { issuerAddress: "192.168.1.50" }), 2);
             expect(hosts(first)).to.deep.equal([["192.168.1.50", ["gateway.platform.lan", "dex.platform.lan"]]]);
             expect(applyChange(readLiveConfig(first), owned(minor, { issuerAddress: "192.168.1.50" })).changes, "their names are no drift").to.deep.equal([]);
-            const moved = applied(minor, first, owned(minor, { issuerAddress: "192.168.1.51" }));
+            // The agent hands over what the last apply owned (its output's record line).
+            const movedTo = { ...owned(minor, { issuerAddress: "192.168.1.51" }), former: ownership(owned(minor, { issuerAddress: "192.168.1.50" })) };
+            const moved = applied(minor, first, movedTo);
             expect(hosts(moved)).to.deep.equal([["192.168.1.50", ["gateway.platform.lan"]], ["192.168.1.51", ["dex.platform.lan"]]]);
-            expect(hosts(patched(minor, moved, revertChange(readLiveConfig(moved), owned(minor))))).to.deep.equal([["192.168.1.50", ["gateway.platform.lan"]]]);
+            expect(hosts(patched(minor, moved, revertChange(readLiveConfig(moved), movedTo)))).to.deep.equal([["192.168.1.50", ["gateway.platform.lan"]]]);
+        });
+
+        it(`Talos 1.${minor}: without issuerAddress, an operator's own mapping of the issuer's name is theirs: kept, and no drift`, () => {
+            const theirs = JSON.stringify({ apiVersion: "v1alpha1", kind: "StaticHostConfig", name: "10.0.0.9", hostnames: ["dex.platform.lan"] });
+            const node = applied(minor, merged(minor, [theirs]), owned(minor));
+            expect(docsOf(node).filter((d) => d.kind === "StaticHostConfig").map((d) => [d.name, d.hostnames])).to.deep.equal([["10.0.0.9", ["dex.platform.lan"]]]);
+            expect(applyChange(readLiveConfig(node), owned(minor)).changes).to.deep.equal([]);
+            expect(revertChange(readLiveConfig(node), owned(minor)).changes.filter((c) => c.includes("host"))).to.deep.equal([]);
         });
     }
+
+    it("Talos 1.14: a changed domain takes the former issuer's entry off, keeps the others, and a second copy of its entry made by hand goes", () => {
+        const ci = { issuer: { url: "https://ci.example.com", audiences: ["ci"] }, claimMappings: { username: { claim: "sub", prefix: "ci:" } } };
+        const before = ownedSettings(oidcContract({ domain: "old.lan" }), parseTalosVersion("v1.14")!, undefined, false);
+        const node = applied("14", merged("14", [JSON.stringify({ apiVersion: "v1alpha1", kind: "KubeAuthenticationConfig", configuration: { jwt: [ci] } })]), before);
+        const now = { ...owned("14"), former: ownership(before) };
+        const issuersOf = (config: string) => docsOf(config).find((d) => d.kind === "KubeAuthenticationConfig").configuration.jwt.map((e: any) => e.issuer.url);
+        const moved = applied("14", node, now);
+        expect(issuersOf(moved)).to.deep.equal(["https://ci.example.com", "https://dex.platform.lan"]);
+        const doubled = docsOf(moved);
+        const auth = doubled.find((d) => d.kind === "KubeAuthenticationConfig");
+        auth.configuration.jwt.push(auth.configuration.jwt[1]);
+        const change = applyChange(doubled, owned("14"));
+        expect(change.changes).to.deep.equal(["remove issuer https://dex.platform.lan (a second copy)"]);
+        expect(issuersOf(patched("14", patchText(doubled), change))).to.deep.equal(["https://ci.example.com", "https://dex.platform.lan"]);
+    });
 
     it("the agent itself (run by Node as the command provider runs it) names what a node keeps, and refuses an unconfirmed migration before any change", () => {
         const theirs = JSON.stringify({ apiVersion: "v1alpha1", kind: "KubeAuthenticationConfig", configuration: { jwt: [{ issuer: { url: "https://ci.example.com", audiences: ["ci"] }, claimMappings: { username: { claim: "sub", prefix: "ci:" } } }] } });

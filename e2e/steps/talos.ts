@@ -125,6 +125,7 @@ export async function talosDriftSteps(ctx: EngineContext, nodes: TalosNodes): Pr
         const preview = await onStack(ctx, "preview");
         const text = preview.stdout + preview.stderr;
         expectThat(preview.status !== 0, "the preview passed a node with a hand-edited entry");
+        expectCleanRefusal(text);
         const line = text.split("\n").find((l) => l.includes(`node(s) ${node.address} (update issuer`) && l.includes("claimMappings.groups.prefix"));
         expectThat(line !== undefined, text);
         return line!.trim();

@@ -28,6 +28,10 @@ describe("policy: dex-network-peers", () => {
     it("fails an empty selector, which names every namespace, and a rule with no ports that admits everything", () => {
         expect(checkNetworkPeers(dexPolicy([{ from: [{ namespaceSelector: {} }], ports: http }]))[0]).to.contain("a peer that selects everything");
         expect(checkNetworkPeers(dexPolicy([{}]))[0]).to.contain("rule 0 (every port) in from any pod");
+        // A podSelector beside an empty namespaceSelector matches those pods in every namespace; 0.0.0.0/0 is everyone.
+        const anyNamespace = { namespaceSelector: {}, podSelector: { matchLabels: { app: "gateway" } } };
+        expect(checkNetworkPeers(dexPolicy([{ from: [anyNamespace], ports: http }]))[0]).to.contain("a peer that selects everything");
+        expect(checkNetworkPeers(dexPolicy([{ from: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: http }]))[0]).to.contain("a peer that selects everything");
     });
 
     it("passes named namespaces, pods and address blocks, and ignores other workloads' policies", () => {

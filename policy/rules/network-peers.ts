@@ -8,11 +8,18 @@ import { isObj, kindOf, list, message, obj, type Resource, RULES, str } from "./
 /** The label every Dex pod carries (its own copy, so an edit to the program cannot loosen this guard). */
 const DEX_NAME = "dex";
 
-/** A peer that selects something in particular: a labelled namespace or pod, or an address block. */
+/**
+ * A peer that selects something in particular: every selector it has names
+ * labels (an empty namespaceSelector beside a podSelector still means every
+ * namespace), or an address block narrower than everything.
+ */
 function namesPeer(peer: unknown): boolean {
     const p = obj(peer);
     const selects = (selector: unknown) => isObj(selector) && (Object.keys(obj(selector.matchLabels)).length > 0 || list(selector.matchExpressions).length > 0);
-    return selects(p.namespaceSelector) || selects(p.podSelector) || str(obj(p.ipBlock).cidr) !== undefined;
+    const selectors = [p.namespaceSelector, p.podSelector].filter((s) => s !== undefined);
+    if (selectors.length > 0) return selectors.every(selects);
+    const cidr = str(obj(p.ipBlock).cidr);
+    return cidr !== undefined && !cidr.endsWith("/0");
 }
 
 export function checkNetworkPeers(r: Resource): string[] {
