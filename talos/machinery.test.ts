@@ -5,6 +5,7 @@
 // with a node's live config (compose.ts) adds and takes off only what is the
 // program's, however often it runs.
 import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -243,6 +244,43 @@ describe("Talos's own merge: the 1.13 → 1.14 migration and the issuer's host e
         expect([refused.exitCode, refused.stderr]).to.deep.equal([0, ""]);
         expect(refused.stdout).to.match(new RegExp(`^${REFUSAL}talosMigration: node 10\\.0\\.0\\.2 still has the apiserver flags .*talosMigration`));
         expect(refused.calls, "nothing was changed").to.deep.equal([]);
+    });
+});
+describe("the node agent's rollout, with talosctl and the apiservers' metrics stood in", () => {
+    // Loopback addresses: the agent probes each node's apiserver, and nothing may go further.
+    const NODES = ["127.0.0.42", "127.0.0.43"];
+    const contract = oidcContract({ domain: "platform.lan" });
+    const owned14 = ownedSettings(contract, parseTalosVersion("v1.14")!, undefined, false);
+    const issuerHash = `sha256:${createHash("sha256").update(contract.issuerUrl).digest("hex")}`;
+    const env = (nodes: string[], extra: Record<string, string> = {}) => ({
+        TALOS_NODES: nodes.join(" "), TALOS_OWNED: JSON.stringify(owned14), TALOS_KUBE_CONTEXT: "admin@local", PLATFORM_AUTH_TALOS_GATE_SECONDS: "3", ...extra,
+    });
+    const patchedNodes = (calls: string[]) => calls.filter((c) => c.startsWith("patch ")).map((c) => c.split(" ")[1]);
+
+    it("patches and gates one node after the other, touches nothing when run again, and reverts a node that left the list after the listed ones", () => {
+        const fresh = merged("14", []);
+        const first = runWithStandIn(`${AGENT} apply`, env(NODES), { [NODES[0]]: fresh, [NODES[1]]: fresh }, tools["14"], { issuerHash });
+        expect(first.exitCode, first.stderr).to.equal(0);
+        expect(patchedNodes(first.calls)).to.deep.equal(NODES);
+        const steps = first.stdout.split("\n").filter((l) => / (add issuer|its apiserver accepts) /.test(l)).map((l) => `${l.includes("accepts") ? "gate" : "patch"} ${l.split(" ")[2]}`);
+        expect(steps).to.deep.equal(NODES.flatMap((n) => [`patch ${n}:`, `gate ${n}:`]));
+        const again = runWithStandIn(`${AGENT} apply`, env(NODES, { PULUMI_COMMAND_STDOUT: first.stdout }), first.configs, tools["14"], { issuerHash });
+        expect([again.exitCode, patchedNodes(again.calls)], again.stderr).to.deep.equal([0, []]);
+        const shrunk = runWithStandIn(`${AGENT} apply`, env([NODES[1]], { PULUMI_COMMAND_STDOUT: first.stdout }), first.configs, tools["14"], { issuerHash });
+        expect([shrunk.exitCode, patchedNodes(shrunk.calls)], shrunk.stderr).to.deep.equal([0, [NODES[0]]]);
+        expect(readApiServerOidc(shrunk.configs[NODES[0]])).to.deep.equal([]);
+        expect(readApiServerOidc(shrunk.configs[NODES[1]]).map((o) => o.issuerUrl)).to.deep.equal([contract.issuerUrl]);
+        expect(shrunk.stdout).to.match(new RegExp(`^talos-nodes: ${NODES[1]}$`, "m"));
+    });
+
+    it("a node whose apiserver never loads the issuer's keys gets its whole config back, the next node is not touched, and the error names both", () => {
+        const fresh = merged("14", []);
+        const run = runWithStandIn(`${AGENT} apply`, env(NODES), { [NODES[0]]: fresh, [NODES[1]]: fresh }, tools["14"], { issuerHash, unreachableFrom: [NODES[0]] });
+        expect(run.exitCode).to.equal(1);
+        expect(run.stderr).to.match(/^talos: node 127\.0\.0\.42: gave up after 3s waiting for its apiserver to load the keys of https:\/\/dex\.platform\.lan .*: it has not fetched the issuer's keys; it has its previous config back\. Stopped there: did not touch 127\.0\.0\.43\./);
+        expect(run.calls).to.include(`apply-config ${NODES[0]}`);
+        expect(run.configs).to.deep.equal({ [NODES[0]]: fresh, [NODES[1]]: fresh });
+        expect(patchedNodes(run.calls)).to.deep.equal([NODES[0]]);
     });
 });
 });

@@ -3,6 +3,9 @@
 // yaml` shows it, logs every change it is asked for, and, given the
 // talos-patch tool (talos/machinery), applies each patch call to the node's
 // config with Talos's own library, so a test sees what the node would hold.
+// With `apiServers`, a kubectl stand-in answers for each node's apiserver
+// metrics: restarted at every look, and fetching the issuer's keys, except on
+// the nodes listed as unable to.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,7 +21,14 @@ export interface StandInRun {
     configs: Record<string, string>;
 }
 
-export function runWithStandIn(script: string, env: Record<string, string>, configs: Record<string, string>, patcher = ""): StandInRun {
+export interface ApiServers {
+    /** sha256:<hex> of the issuer URL, as the apiserver labels its JWKS metrics. */
+    issuerHash: string;
+    /** Nodes whose apiserver never fetches the issuer's keys. */
+    unreachableFrom?: string[];
+}
+
+export function runWithStandIn(script: string, env: Record<string, string>, configs: Record<string, string>, patcher = "", apiServers?: ApiServers): StandInRun {
     const dir = mkdtempSync(join(tmpdir(), "talosctl-stand-in-"));
     const nodes = Object.keys(configs);
     nodes.forEach((node) => writeFileSync(join(dir, `live-${node}.yaml`), configs[node]));
@@ -38,11 +48,33 @@ export function runWithStandIn(script: string, env: Record<string, string>, conf
             '    echo "patch $node $mode" >>"$dir/calls.log"',
             '    for p in $patches; do echo "  ${p##*/}" >>"$dir/calls.log"; done',
             `    if [ -n "${patcher}" ]; then "${patcher}" --config "$dir/live-$node.yaml" $patches >"$dir/next.yaml" && mv "$dir/next.yaml" "$dir/live-$node.yaml"; fi ;;`,
+            '  *apply-config*) file=""; prev=""; for a in "$@"; do [ "$prev" = --file ] && file=$a; prev=$a; done',
+            '    echo "apply-config $node" >>"$dir/calls.log"; cp "$file" "$dir/live-$node.yaml" ;;',
             '  *) for a in "$@"; do case $a in reboot | health) echo "$a $node" >>"$dir/calls.log" ;; esac; done ;;',
             "esac",
         ].join("\n"),
         { mode: 0o755 },
     );
+    if (apiServers) {
+        const unreachable = (apiServers.unreachableFrom ?? []).join(" ");
+        writeFileSync(
+            join(dir, "kubectl"),
+            [
+                "#!/bin/sh",
+                'server=""; prev=""',
+                'for a in "$@"; do [ "$prev" = --server ] && server=$a; prev=$a; done',
+                'node=${server#https://}; node=${node%:*}',
+                'case "$*" in',
+                `  *"config view"*) echo '{"clusters":[{"cluster":{}}]}' ;;`,
+                `  *"get --raw /metrics"*)`,
+                "    now=$(date +%s.%N)",
+                '    echo "process_start_time_seconds $now"',
+                `    case " ${unreachable} " in *" $node "*) ;; *) printf '%s{apiserver_id_hash="sha256:0",jwt_issuer_hash="%s",result="success"} %s\\n' apiserver_authentication_jwt_authenticator_jwks_fetch_last_timestamp_seconds "${apiServers.issuerHash}" "$now" ;; esac ;;`,
+                "esac",
+            ].join("\n"),
+            { mode: 0o755 },
+        );
+    }
     try {
         // From the project directory (dist/talos/..), where the engine runs the agent too.
         const result = spawnSync("/bin/sh", ["-c", script], { cwd: join(__dirname, "..", ".."), env: { ...env, PATH: `${dir}:${process.env.PATH}` }, encoding: "utf8" });
