@@ -18,7 +18,7 @@ import { clusterGet, type ClusterGet } from "./preflight/cluster";
 import { checkExposure } from "./preflight/exposure";
 import { checkExisting } from "./preflight/existing";
 import { talosPatchMode } from "./talos/render";
-import { inspectTalosNodes } from "./talos/inspect";
+import { driftMessage, inspectTalosNodes, SETTINGS_OUTPUT, settingsDigest } from "./talos/inspect";
 import { agentEnvironment } from "./talos/plan";
 
 /** How the program asks the target cluster questions before creating anything; tests pass a stand-in. */
@@ -43,10 +43,15 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
               kubernetesContext: config.kubernetesContext,
           })
         : undefined;
+    // The stack's own last deployment: what it applied to the nodes and which teams it holds.
+    const lastDeployment = new pulumi.StackReference("previous-deployment", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
+    const repair = process.env.PLATFORM_AUTH_TALOS_REPAIR === "1";
     if (agent) {
         const inspection = await inspectTalosNodes(agent);
         if (inspection.refusals.length > 0) throw new ConfigError(inspection.refusals);
         if (inspection.notes.length > 0) pulumi.log.info(inspection.notes.join("\n"));
+        const drift = driftMessage(inspection, await lastDeployment.getOutputValue(SETTINGS_OUTPUT), settingsDigest(agent), talosPatchMode(config.talosVersion));
+        if (drift && !repair) throw new pulumi.RunError(drift);
     }
 
     // Explicit providers only (the stack files disable the defaults): every object goes to the
@@ -60,8 +65,7 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
     const githubApi = new github.Provider("github", { owner: config.githubOrg, baseUrl: config.githubBaseUrl });
 
     // Teams already in GitHub are adopted as GitHub holds them; a missing `existing` one is bad config.
-    const self = new pulumi.StackReference("previous-deployment", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
-    const recordedTeams = ((await self.getOutputValue(TEAM_IDS_OUTPUT)) ?? {}) as Record<string, string>;
+    const recordedTeams = ((await lastDeployment.getOutputValue(TEAM_IDS_OUTPUT)) ?? {}) as Record<string, string>;
     const existingTeams = await teamsToAdopt(config.githubTeams, teamLookup, githubApi, recordedTeams);
     if (existingTeams.problems.length > 0) throw new ConfigError(existingTeams.problems);
     existingTeams.warnings.forEach((warning) => pulumi.log.warn(warning));
@@ -112,6 +116,7 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
             version: config.talosVersion,
             issuerAddress: config.issuerAddress,
             agent,
+            repair,
         },
         { dependsOn: [dex, rbac] },
     );
@@ -133,5 +138,7 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
         githubOAuthApp: teams.oauthApp,
         // Read back by the next deployment (github/adopt.ts): the teams this stack holds.
         [TEAM_IDS_OUTPUT]: teams.teamIds,
+        // Read back by the next deployment (talos/inspect.ts): what the nodes were given, to tell drift from an update.
+        ...(talos.appliedSettings ? { [SETTINGS_OUTPUT]: talos.appliedSettings } : {}),
     };
 }

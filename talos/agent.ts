@@ -1,6 +1,6 @@
 // What `pulumi up` runs on the operator's machine, through the command
 // provider, to bring the control-plane nodes to the program's settings with
-// talosctl: `node talos/agent.ts <inspect|apply|revert|drift>`. One node at a
+// talosctl: `node talos/agent.ts <inspect|apply|revert|repair>`. One node at a
 // time, and a node is done only when its own apiserver has restarted with the
 // settings and has loaded our issuer's keys: cluster health says nothing of
 // either (the apiserver loads issuers in the background), and an unrelated
@@ -10,8 +10,8 @@
 // Reads TALOS_NODES, TALOS_OWNED (compose.ts's OwnedSettings as JSON),
 // TALOS_KUBE_CONTEXT (the stack's kubernetes:context, for the apiserver's
 // metrics) and TALOS_DRY_RUN, and from the engine's environment
-// PULUMI_COMMAND_STDOUT (the last apply's output), PLATFORM_AUTH_TALOS_REPAIR
-// and PLATFORM_AUTH_TALOS_GATE_SECONDS.
+// PULUMI_COMMAND_STDOUT (the last apply's output) and
+// PLATFORM_AUTH_TALOS_GATE_SECONDS.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -19,7 +19,7 @@ import { request } from "node:https";
 import { isIP } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { apiServerArgs, applyChange, migrationRefusal, ownership, patchText, readLiveConfig, REFUSAL, revertChange, specOf, type NodeChange, type OwnedSettings, type Ownership } from "./compose.ts";
+import { apiServerArgs, applyChange, DIFFERS, migrationRefusal, ownership, patchText, readLiveConfig, REFUSAL, revertChange, specOf, type NodeChange, type OwnedSettings, type Ownership } from "./compose.ts";
 
 /** The lines an apply ends with; the next apply reads them back to revert nodes that left the list, and what it owned then. */
 const APPLIED_LINE = "talos-nodes: ";
@@ -87,6 +87,8 @@ function inspect(env: Env): void {
         const change = applyChange(live, env.owned);
         if (change.kept.length > 0) say(`node ${node}: keeps ${change.kept.join("; ")}`);
         if (change.removed.length > 0) say(`node ${node}: removes what the stack does not set: ${change.removed.join("; ")}`);
+        // The program decides whether this is drift (its settings unchanged since the last apply) or an update to come.
+        if (change.patches.length > 0) process.stdout.write(`${DIFFERS}${node} (${change.changes.join("; ")})\n`);
     }
 }
 
@@ -157,14 +159,11 @@ async function revertNode(env: Env, node: string): Promise<void> {
     }
 }
 
-/** Fails, naming the nodes, while a node lacks any of the settings; PLATFORM_AUTH_TALOS_REPAIR=1 re-applies them instead. */
-async function drift(env: Env, dryRun: boolean): Promise<void> {
+/** PLATFORM_AUTH_TALOS_REPAIR=1: after the apply, re-applies the settings to each node that lacks any (a preview only says which). */
+async function repair(env: Env, dryRun: boolean): Promise<void> {
     const lost = env.nodes.map((node) => ({ node, change: applyChange(readNode(node).live, env.owned) })).filter((n) => n.change.patches.length > 0);
     if (lost.length === 0) return;
     const what = lost.map((n) => `${n.node} (${n.change.changes.join("; ")})`).join(", ");
-    if (process.env.PLATFORM_AUTH_TALOS_REPAIR !== "1") {
-        throw new Error(`node(s) ${what} differ from the apiserver's OIDC settings (${env.owned.mode}); re-apply them with \`PLATFORM_AUTH_TALOS_REPAIR=1 pulumi up\`.`);
-    }
     if (dryRun) return say(`pulumi up re-applies the OIDC settings to ${what}`);
     for (const { node } of lost) await applyNode(env, node);
     say(`re-applied the OIDC settings to ${lost.map((n) => n.node).join(", ")}`);
@@ -293,15 +292,15 @@ async function main(verb: string | undefined): Promise<void> {
         for (const node of env.nodes) await revertNode(env, node);
         return;
     }
-    if (verb === "drift") return drift(env, process.env.TALOS_DRY_RUN === "true");
-    throw new Error(`usage: node talos/agent.ts inspect|apply|revert|drift (got ${verb})`);
+    if (verb === "repair") return repair(env, process.env.TALOS_DRY_RUN === "true");
+    throw new Error(`usage: node talos/agent.ts inspect|apply|revert|repair (got ${verb})`);
 }
 
 if (process.argv[1]?.endsWith(join("talos", "agent.ts"))) {
     const verb = process.argv[2];
     main(verb).catch((error: Error) => {
-        // The checks run as invokes: their refusal is the program's to report (compose.ts, REFUSAL).
-        if (verb === "inspect" || verb === "drift") return void process.stdout.write(`${REFUSAL}${error instanceof Refusal ? error.key : "talosNodes"}: ${error.message}\n`);
+        // Inspect runs as an invoke before any resource: its refusal is the program's to report (compose.ts, REFUSAL).
+        if (verb === "inspect") return void process.stdout.write(`${REFUSAL}${error instanceof Refusal ? error.key : "talosNodes"}: ${error.message}\n`);
         process.stderr.write(`talos: ${error.message}\n`);
         process.exit(1);
     });

@@ -6,7 +6,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { TalosVersion } from "../config/types";
 import type { OidcContract } from "../contract/contract";
-import { AGENT, agentReport } from "./inspect";
+import { AGENT, settingsDigest } from "./inspect";
 import { talosPatchDocuments } from "./plan";
 import { toYamlStream } from "./render";
 
@@ -17,10 +17,14 @@ export interface TalosApiServerPatchArgs {
     issuerAddress?: string;
     /** The node agent's environment (plan.ts, agentEnvironment); none means "render only". */
     agent?: Record<string, string>;
+    /** PLATFORM_AUTH_TALOS_REPAIR=1: re-apply the settings to the nodes that lost them. */
+    repair?: boolean;
 }
 
 export class TalosApiServerPatch extends pulumi.ComponentResource {
     readonly patchYaml: string;
+    /** The digest of the settings the nodes were given, once the apply succeeded (inspect.ts, settingsDigest). */
+    readonly appliedSettings?: pulumi.Output<string>;
 
     /** `opts.dependsOn` holds the apply back until what the settings point at (Dex, the RBAC) exists. */
     constructor(name: string, args: TalosApiServerPatchArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -36,18 +40,16 @@ export class TalosApiServerPatch extends pulumi.ComponentResource {
                 { create: `${AGENT} apply`, delete: `${AGENT} revert`, environment },
                 { parent: this, dependsOn: opts?.dependsOn, deleteBeforeReplace: true },
             );
-            // The Command cannot read the nodes back, so a check reads them on every run,
-            // after the apply: in a preview it runs only while the Command is unchanged.
-            command.local
-                .runOutput({ command: `${AGENT} drift`, environment: apply.stdout.apply(() => ({ ...environment, TALOS_DRY_RUN: String(pulumi.runtime.isDryRun()) })) }, { parent: this })
-                .apply(({ stdout = "" }) => {
-                    const report = agentReport(stdout);
-                    if (report.notes.length > 0) pulumi.log.info(report.notes.join("\n"), this);
-                    // A RunError fails the run (log.error would not fail a preview) with its message alone; nothing
-                    // depends on this check, so no resource registration turns it into a stack trace.
-                    if (report.refusals.length > 0) throw new pulumi.RunError(report.refusals.map((r) => `talos: ${r.message}`).join("\n"));
-                });
+            // Only after a successful apply: a failed one must not make its settings look applied.
+            this.appliedSettings = apply.stdout.apply(() => settingsDigest(environment));
+            // Drift is found before any resource (program.ts); a repair re-applies the nodes that lack
+            // the settings after the apply, as the Command, unchanged, would not run.
+            if (args.repair) {
+                command.local
+                    .runOutput({ command: `${AGENT} repair`, environment: apply.stdout.apply(() => ({ ...environment, TALOS_DRY_RUN: String(pulumi.runtime.isDryRun()) })) }, { parent: this })
+                    .apply(({ stdout = "" }) => stdout && pulumi.log.info(stdout, this));
+            }
         }
-        this.registerOutputs({ patchYaml: this.patchYaml });
+        this.registerOutputs({ patchYaml: this.patchYaml, appliedSettings: this.appliedSettings });
     }
 }

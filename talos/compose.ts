@@ -18,6 +18,8 @@ type Doc = Record<string, unknown>;
  * alone rather than as a failed invoke with a stack trace.
  */
 export const REFUSAL = "talos: refused: ";
+/** How inspect reports a node that lacks any of the program's settings: `<node> (<changes>)`. */
+export const DIFFERS = "talos: differs: ";
 
 /** What this program owns on a node, rendered by the program (talos/plan.ts) and read here. */
 export interface OwnedSettings {

@@ -1,8 +1,13 @@
 // Before any resource exists, the nodes are read: a migration that is not
-// confirmed is refused like any bad config, and what else each node holds is
-// said, so that a preview shows what `pulumi up` will keep and remove.
+// confirmed is refused like any bad config, what else each node holds is
+// said, so that a preview shows what `pulumi up` will keep and remove, and
+// each node that lacks any of the program's settings is named. The program
+// reads that as drift when its settings have not changed since the last
+// apply: the talosctl command cannot read the nodes back, so `refresh` alone
+// never would.
+import { createHash } from "node:crypto";
 import * as command from "@pulumi/command";
-import { REFUSAL } from "./compose";
+import { DIFFERS, REFUSAL } from "./compose";
 
 /** How the command provider runs the agent: Node runs its TypeScript as it is, from the project directory. */
 export const AGENT = "node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON talos/agent.ts";
@@ -12,6 +17,8 @@ export interface NodeInspection {
     refusals: { key: string; message: string }[];
     /** What the nodes keep and what the program will remove, one line each. */
     notes: string[];
+    /** Each node that lacks any of the program's settings now: `<node> (<changes>)`. */
+    differs: string[];
 }
 
 /** Runs `agent inspect` (an invoke, so in every preview) and sorts its report. */
@@ -28,6 +35,24 @@ export function agentReport(stdout: string): NodeInspection {
             const [key, ...message] = line.slice(REFUSAL.length).split(": ");
             return { key, message: message.join(": ") };
         }),
-        notes: lines.filter((line) => !line.startsWith(REFUSAL)),
+        notes: lines.filter((line) => !line.startsWith(REFUSAL) && !line.startsWith(DIFFERS)),
+        differs: lines.filter((line) => line.startsWith(DIFFERS)).map((line) => line.slice(DIFFERS.length)),
     };
+}
+
+/** The output the next deployment compares with: a digest of the nodes and settings the agent applies. */
+export const SETTINGS_OUTPUT = "talosSettings";
+
+export function settingsDigest(environment: Record<string, string>): string {
+    return createHash("sha256").update(`${environment.TALOS_NODES}\n${environment.TALOS_OWNED}`).digest("hex");
+}
+
+/**
+ * Nodes that lack the settings while the settings are the ones the last
+ * deployment applied: someone changed a node by hand, or it was reset. Any
+ * other difference is an update that `pulumi up` makes anyway.
+ */
+export function driftMessage(inspection: NodeInspection, applied: string | undefined, now: string, mode: string): string | undefined {
+    if (inspection.differs.length === 0 || applied !== now) return undefined;
+    return `talos: node(s) ${inspection.differs.join(", ")} differ from the apiserver's OIDC settings (${mode}); re-apply them with \`PLATFORM_AUTH_TALOS_REPAIR=1 pulumi up\`.`;
 }

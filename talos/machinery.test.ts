@@ -19,7 +19,7 @@ import { oidcContract } from "../contract/contract";
 import { applyChange, migrationRefusal, ownership, patchText, readLiveConfig, REFUSAL, revertChange, type NodeChange, type OwnedSettings } from "./compose";
 import { ownedSettings } from "./plan";
 import { readApiServerOidc } from "./read";
-import { AGENT } from "./inspect";
+import { AGENT, agentReport, driftMessage, settingsDigest } from "./inspect";
 import { runWithStandIn } from "./talosctl-stand-in";
 
 const work = mkdtempSync(join(tmpdir(), "talos-machinery-"));
@@ -238,7 +238,14 @@ describe("Talos's own merge: the 1.13 → 1.14 migration and the issuer's host e
         const theirs = JSON.stringify({ apiVersion: "v1alpha1", kind: "KubeAuthenticationConfig", configuration: { jwt: [{ issuer: { url: "https://ci.example.com", audiences: ["ci"] }, claimMappings: { username: { claim: "sub", prefix: "ci:" } } }] } });
         const env = (o: OwnedSettings) => ({ TALOS_NODES: "10.0.0.2", TALOS_OWNED: JSON.stringify(o), TALOS_KUBE_CONTEXT: "admin@local" });
         const inspected = runWithStandIn(`${AGENT} inspect`, env(owned("14")), { "10.0.0.2": merged("14", [theirs]) });
-        expect([inspected.exitCode, inspected.stdout], inspected.stderr).to.deep.equal([0, "talos: node 10.0.0.2: keeps issuer https://ci.example.com\n"]);
+        expect([inspected.exitCode, inspected.stdout], inspected.stderr).to.deep.equal([0, "talos: node 10.0.0.2: keeps issuer https://ci.example.com\ntalos: differs: 10.0.0.2 (add issuer https://dex.platform.lan)\n"]);
+        const report = agentReport(inspected.stdout);
+        const digest = settingsDigest(env(owned("14")));
+        expect(driftMessage(report, digest, digest, "authenticationConfig"), "a node without the settings last applied is drift").to.equal(
+            "talos: node(s) 10.0.0.2 (add issuer https://dex.platform.lan) differ from the apiserver's OIDC settings (authenticationConfig); re-apply them with `PLATFORM_AUTH_TALOS_REPAIR=1 pulumi up`.",
+        );
+        expect(driftMessage(report, settingsDigest(env(owned("13"))), digest, "authenticationConfig"), "with other settings than last applied it is an update").to.equal(undefined);
+        expect(driftMessage(report, undefined, digest, "authenticationConfig"), "before any apply it is the first one").to.equal(undefined);
         const on13 = { "10.0.0.2": applied("14", merged("14", [], "v1.13"), owned("13")) };
         const refused = runWithStandIn(`${AGENT} inspect`, env(owned("14")), on13);
         expect([refused.exitCode, refused.stderr]).to.deep.equal([0, ""]);

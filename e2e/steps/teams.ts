@@ -95,7 +95,7 @@ export async function killedUpSteps(ctx: EngineContext): Promise<void> {
     await ctx.report.check("13. after an up killed while GitHub created a team, pulumi cancel and the next up converge: the team adopted, not asked for twice, with its members", () => {
         expectThat(cancel.status === 0, cancel.stdout + cancel.stderr);
         expectThat(next.status === 0, next.stdout + next.stderr);
-        const warning = (next.stdout + next.stderr).split("\n").find((l) => l.includes('team "oncall" exists in GitHub but this stack\'s last deployment did not record it'));
+        const warning = (next.stdout + next.stderr).split("\n").find((l) => l.includes('team "oncall" exists in GitHub as this stack creates it, but its last deployment did not record it'));
         expectThat(warning !== undefined, "the adoption was not said");
         const creates = ctx.github.calls.filter((c) => c.method === "POST" && c.body?.name === "oncall");
         expectThat(creates.length === 1, `${creates.length} creates of oncall`);
