@@ -163,7 +163,11 @@ export async function startGitHubStandIn(org: string): Promise<GitHubStandIn> {
             holds.set(slug, { arrive, released: new Promise<void>((resolve) => (release = resolve)) });
             return { arrived, release: () => release() };
         },
-        close: () => new Promise((resolve) => server.close(() => resolve())),
+        // Keep-alive connections (a killed engine's orphaned provider) would hold close() open.
+        close: () => new Promise((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+        }),
     };
 }
 

@@ -51,8 +51,12 @@ export function startTalosNodes(tools: Tools, pki: Pki, cluster: Cluster, minor:
         symlinkSync(tools.talosPatch[to], join(dir, "talos-patch"));
     };
     const started = new Map<string, string>();
+    const chains: Promise<void>[] = [];
+    let closed = false;
     /** Restarts the node's apiserver from its config, unless it runs that config already (a reboot always restarts). */
     const restart = async (address: string, dir: string, reboot = false) => {
+        // A late event after close() must not start an apiserver that outlives the run and holds its address.
+        if (closed) return;
         const config = readFileSync(join(dir, "config.yaml"), "utf8");
         if (!reboot && started.get(address) === config) return;
         started.set(address, config);
@@ -67,13 +71,12 @@ export function startTalosNodes(tools: Tools, pki: Pki, cluster: Cluster, minor:
         mkdirSync(dir, { recursive: true });
         writeFileSync(join(dir, "config.yaml"), initialConfig);
         link(dir, minor);
-        void restart(address, dir);
         // Restarts serialised per node: the stand-in renames config.yaml into place (or touches `rebooted`).
-        let chain = Promise.resolve();
+        const index = chains.push(restart(address, dir)) - 1;
         watchers.push(
             watch(dir, (_event, file) => {
                 // One rename can raise more than one event: restart() skips a config it already runs.
-                if (file === "config.yaml" || file === "rebooted") chain = chain.then(() => restart(address, dir, file === "rebooted"));
+                if (file === "config.yaml" || file === "rebooted") chains[index] = chains[index].then(() => restart(address, dir, file === "rebooted"));
             }),
         );
         return { address, dir, config: () => readFileSync(join(dir, "config.yaml"), "utf8") };
@@ -84,7 +87,9 @@ export function startTalosNodes(tools: Tools, pki: Pki, cluster: Cluster, minor:
         breakEgress: (address, on) => void (on ? broken.add(address) : broken.delete(address)),
         upgrade: (to) => nodes.forEach((node) => link(node.dir, to)),
         close: async () => {
+            closed = true;
             watchers.forEach((w) => w.close());
+            await Promise.all(chains);
             await Promise.all([...services.values()].map(stop));
         },
     };

@@ -203,7 +203,7 @@ async function gate(env: Env, node: string, port: number, before: Metrics | unde
     await waitFor(env, deadline, `its apiserver to load the keys of ${env.owned.issuerUrl} (can the node reach and trust the issuer?)`, async () => {
         await probe(node, port, ca, env.owned);
         const metrics = await apiServerMetrics(env, node, port);
-        if (metrics === undefined) return "its /metrics does not answer";
+        if (metrics === undefined) return `its /metrics does not answer (${lastMetricsError})`;
         const fetched = (result: string) => metrics.series(JWKS_FETCH, { result, jwt_issuer_hash: issuerHash }) ?? 0;
         if (fetched("success") > earlier && fetched("success") >= fetched("failure")) return true;
         return fetched("failure") > earlier ? "its last fetch of the issuer's keys failed" : "it has not fetched the issuer's keys";
@@ -218,10 +218,17 @@ interface Metrics {
 /** The node's own apiserver's metrics (never the cluster endpoint's), or undefined while it does not answer. */
 async function apiServerMetrics(env: Env, node: string, port: number): Promise<Metrics | undefined> {
     const host = isIP(node) === 6 ? `[${node}]` : node;
-    const result = spawnSync("kubectl", ["--context", env.context, "--server", `https://${host}:${port}`, "get", "--raw", "/metrics", "--request-timeout=5s"], { encoding: "utf8" });
-    if (result.status !== 0) return undefined;
+    // An apiserver's metrics run to megabytes: past spawnSync's 1 MiB default they would read as no answer.
+    const result = spawnSync("kubectl", ["--context", env.context, "--server", `https://${host}:${port}`, "get", "--raw", "/metrics", "--request-timeout=5s"], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
+    if (result.status !== 0) {
+        lastMetricsError = (result.error?.message ?? result.stderr).trim().split("\n")[0];
+        return undefined;
+    }
     return parseMetrics(result.stdout);
 }
+
+/** Why the last metrics read failed, for the gate's report. */
+let lastMetricsError = "";
 
 /** Prometheus text: the value of the first series with this name and these labels. */
 function parseMetrics(text: string): Metrics {

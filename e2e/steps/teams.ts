@@ -4,7 +4,7 @@
 // stack is adopted and outlives `destroy`; an `up` killed right after GitHub
 // created a team converges with the README's commands. And Dex itself holds
 // no cluster-scoped right.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { stackFileConfig } from "../../test/support/stack";
 import { expectThat } from "../report";
 import { onStack, type EngineContext } from "./context";
@@ -86,7 +86,16 @@ export async function killedUpSteps(ctx: EngineContext): Promise<void> {
     const hold = ctx.github.holdCreate("oncall");
     const engine = spawn("pulumi", ["up", "--yes", "--skip-preview", "--stack", ctx.stack, "--non-interactive"], { cwd: ctx.projectDir, env: ctx.engine.env, detached: true, stdio: "ignore" });
     await Promise.race([hold.arrived, new Promise((_, reject) => setTimeout(() => reject(new Error("the team was never created")), 120_000))]);
+    // The engine and everything it started (its plugins run in process groups of their own), as a crash would end them.
+    const tree = descendants(engine.pid!);
     process.kill(-engine.pid!, "SIGKILL");
+    tree.forEach((pid) => {
+        try {
+            process.kill(pid, "SIGKILL");
+        } catch {
+            // already gone
+        }
+    });
     await new Promise((resolve) => engine.once("exit", resolve));
     hold.release();
     // README, Troubleshooting: a killed engine leaves its lock behind.
@@ -102,4 +111,11 @@ export async function killedUpSteps(ctx: EngineContext): Promise<void> {
         expectThat(JSON.stringify(ctx.github.teams().oncall) === JSON.stringify({ devantler: "member" }), JSON.stringify(ctx.github.teams()));
         return `${warning!.trim().slice(0, 160)}…; members ${JSON.stringify(ctx.github.teams().oncall)}`;
     });
+}
+
+/** Every process below `pid`, from `ps`. */
+function descendants(pid: number): number[] {
+    const rows = spawnSync("ps", ["-e", "-o", "pid=,ppid="], { encoding: "utf8" }).stdout.trim().split("\n").map((row) => row.trim().split(/\s+/).map(Number));
+    const below = (parent: number): number[] => rows.filter(([, ppid]) => ppid === parent).flatMap(([child]) => [child, ...below(child)]);
+    return below(pid);
 }
