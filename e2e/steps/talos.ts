@@ -164,11 +164,11 @@ export async function talosUpdateSteps(ctx: EngineContext, nodes: TalosNodes, ca
     const before = nodes.nodes.map((n) => n.config());
     nodes.breakEgress(first.address, true);
     await setConfig(ctx, "issuerCaPem", "--", `${caPem.trim()}\n${extraCaPem}`);
-    const up = await ctx.engine.pulumi(ctx.projectDir, ["up", "--yes", "--skip-preview", "--stack", ctx.stack, "--non-interactive"], undefined, { PLATFORM_AUTH_TALOS_GATE_SECONDS: "20" });
+    const up = await ctx.engine.pulumi(ctx.projectDir, ["up", "--yes", "--skip-preview", "--stack", ctx.stack, "--non-interactive"], undefined, { PLATFORM_AUTH_TALOS_GATE_SECONDS: "10" });
     await ctx.report.check(`12. ${first.address}'s apiserver cannot reach the issuer: up stops there, naming it, with its config back and ${second.address} untouched`, () => {
         expectThat(up.status !== 0, "up passed with a node that cannot reach the issuer");
         const text = up.stdout + up.stderr;
-        const line = text.split("\n").find((l) => l.includes(`node ${first.address}: gave up`));
+        const line = text.split("\n").find((l) => l.includes(`node ${first.address}: gave up after 10s`));
         expectThat(line !== undefined && line.includes(`did not touch ${second.address}`), text);
         expectThat(first.config() === before[0], `${first.address}'s config was not restored`);
         expectThat(second.config() === before[1], `${second.address} was touched`);
