@@ -234,7 +234,7 @@ describe("Talos's own merge: the 1.13 → 1.14 migration and the issuer's host e
         expect(issuersOf(patched("14", patchText(doubled), change))).to.deep.equal(["https://ci.example.com", "https://dex.platform.lan"]);
     });
 
-    it("the agent itself (run by Node as the command provider runs it) names what a node keeps, and refuses an unconfirmed migration before any change", () => {
+    it("the agent itself (run by Node as the command provider runs it) names what a node keeps and lacks (drift only while the settings are those last applied), and refuses an unconfirmed migration before any change", () => {
         const theirs = JSON.stringify({ apiVersion: "v1alpha1", kind: "KubeAuthenticationConfig", configuration: { jwt: [{ issuer: { url: "https://ci.example.com", audiences: ["ci"] }, claimMappings: { username: { claim: "sub", prefix: "ci:" } } }] } });
         const env = (o: OwnedSettings) => ({ TALOS_NODES: "10.0.0.2", TALOS_OWNED: JSON.stringify(o), TALOS_KUBE_CONTEXT: "admin@local" });
         const inspected = runWithStandIn(`${AGENT} inspect`, env(owned("14")), { "10.0.0.2": merged("14", [theirs]) });

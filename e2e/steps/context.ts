@@ -42,3 +42,9 @@ export interface ModeContext {
 export function onStack(ctx: Pick<EngineContext, "engine" | "projectDir" | "stack">, ...args: string[]): ReturnType<Engine["pulumi"]> {
     return ctx.engine.pulumi(ctx.projectDir, [...args, "--stack", ctx.stack, "--non-interactive"]);
 }
+
+/** `pulumi config set <args>` on the run's stack (a value after `--` may start with a dash); fails the step loudly. */
+export async function setConfig(ctx: Pick<EngineContext, "engine" | "projectDir" | "stack">, ...args: string[]): Promise<void> {
+    const set = await ctx.engine.pulumi(ctx.projectDir, ["config", "set", "--stack", ctx.stack, ...args]);
+    if (set.status !== 0) throw new Error(`pulumi config set ${args.filter((a) => !a.includes("\n")).join(" ")} failed: ${set.stderr}`);
+}

@@ -7,7 +7,7 @@ import { programWarnings } from "../engine";
 import { reveal } from "../../test/support/resources";
 import { stackFileConfig, type Outputs, type StackRun } from "../../test/support/stack";
 import { expectThat, firstLine } from "../report";
-import { onStack, type EngineContext } from "./context";
+import { onStack, setConfig, type EngineContext } from "./context";
 
 /** The keys a user sets by hand, then the stand-ins' addresses; `pulumi config set` as the README says. */
 export async function configureStack(ctx: EngineContext, userKeys: Record<string, string>): Promise<void> {
@@ -45,9 +45,8 @@ export function expectCleanRefusal(text: string): void {
 
 /** A githubClientSecret set without --secret is refused by the preview, naming the key and the command; then it is set right. */
 export async function plainSecretRefusalStep(ctx: EngineContext, secret: string): Promise<void> {
-    const set = (...args: string[]) => ctx.engine.pulumi(ctx.projectDir, ["config", "set", "--stack", ctx.stack, ...args, "githubClientSecret", "--", secret]);
     // --plaintext: without it, `config set` keeps a key that is already a secret encrypted.
-    await set("--plaintext");
+    await setConfig(ctx, "--plaintext", "githubClientSecret", "--", secret);
     await ctx.report.check("3. a githubClientSecret stored in plain text is refused by the preview, naming the key and `--secret`, as a refusal", async () => {
         const preview = await onStack(ctx, "preview");
         const text = preview.stdout + preview.stderr;
@@ -57,8 +56,7 @@ export async function plainSecretRefusalStep(ctx: EngineContext, secret: string)
         expectCleanRefusal(text);
         return line!.trim();
     });
-    const fixed = await set("--secret");
-    if (fixed.status !== 0) throw new Error(`pulumi config set --secret githubClientSecret failed: ${fixed.stderr}`);
+    await setConfig(ctx, "--secret", "githubClientSecret", "--", secret);
 }
 
 export async function deploySteps(ctx: EngineContext, expected: StackRun): Promise<Outputs> {

@@ -11,7 +11,7 @@ import { parseAllDocuments } from "yaml";
 import { readApiServerOidc } from "../../talos/read";
 import { expectThat } from "../report";
 import type { TalosNodes } from "../talos-nodes";
-import { onStack, type EngineContext, type ModeContext } from "./context";
+import { onStack, setConfig, type EngineContext, type ModeContext } from "./context";
 import { expectCleanRefusal } from "./deploy";
 
 /** What others configured on the nodes before the program came: a CI issuer (1.14) or the manual setup's flags (1.13), and host names. */
@@ -43,11 +43,6 @@ async function applyOutput(ctx: EngineContext): Promise<string[]> {
     if (exported.status !== 0) throw new Error(`pulumi stack export failed: ${exported.stderr}`);
     const command = JSON.parse(exported.stdout).deployment.resources.find((r: { type: string }) => r.type === "command:local:Command");
     return agentLines(String(command?.outputs?.stdout ?? ""));
-}
-
-async function setConfig(ctx: EngineContext, ...args: string[]): Promise<void> {
-    const set = await ctx.engine.pulumi(ctx.projectDir, ["config", "set", "--stack", ctx.stack, ...args]);
-    if (set.status !== 0) throw new Error(`pulumi config set ${args.join(" ")} failed: ${set.stderr}`);
 }
 
 /** `pulumi up` with the nodes set: preview names what they keep; ours is added beside theirs, node by node, gated on a login path. */

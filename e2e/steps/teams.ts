@@ -7,7 +7,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { stackFileConfig } from "../../test/support/stack";
 import { expectThat } from "../report";
-import { onStack, type EngineContext } from "./context";
+import { onStack, setConfig, type EngineContext } from "./context";
 
 /** A team as the stack file spells it. */
 interface TeamConfig {
@@ -18,10 +18,7 @@ interface TeamConfig {
 
 const stackTeams = (stack: string): TeamConfig[] => JSON.parse(stackFileConfig(stack)["platform-auth:githubTeams"]);
 
-async function setTeams(ctx: EngineContext, teams: TeamConfig[]): Promise<void> {
-    const set = await ctx.engine.pulumi(ctx.projectDir, ["config", "set", "--stack", ctx.stack, "githubTeams", "--", JSON.stringify(teams)]);
-    if (set.status !== 0) throw new Error(`pulumi config set githubTeams failed: ${set.stderr}`);
-}
+const setTeams = (ctx: EngineContext, teams: TeamConfig[]) => setConfig(ctx, "githubTeams", "--", JSON.stringify(teams));
 
 export async function dexRightsStep(ctx: EngineContext): Promise<void> {
     await ctx.report.check("13. Dex runs with namespaced rights only: its ServiceAccount cannot create CRDs or write anything cluster-wide, and its CRDs are the program's", () => {

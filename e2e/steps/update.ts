@@ -9,7 +9,7 @@ import { REPO_ROOT, stackFileConfig } from "../../test/support/stack";
 import { policies } from "../../policy/rules";
 import { copyFixture } from "../engine";
 import { expectThat, firstLine } from "../report";
-import { onStack, type EngineContext } from "./context";
+import { onStack, setConfig, type EngineContext } from "./context";
 import { deployedDex } from "./deploy";
 
 const DEX_SECRETS = ["dex-config", "dex-credentials"];
@@ -27,8 +27,7 @@ async function rolledUpdate(ctx: EngineContext, what: string, configArgs: string
     const { report, kubectl, cluster } = ctx;
     const templateAnnotations = () => JSON.parse(kubectl(cluster.adminKubeconfig, "get", "deployment", "dex", "-n", "dex", "-o", "json").stdout).spec.template.metadata.annotations;
     const before = templateAnnotations();
-    const set = await ctx.engine.pulumi(ctx.projectDir, ["config", "set", "--stack", ctx.stack, ...configArgs]);
-    if (set.status !== 0) throw new Error(`pulumi config set failed: ${set.stderr}`);
+    await setConfig(ctx, ...configArgs);
     const watch = watchSecretEvents(ctx);
     const up = await onStack(ctx, "up", "--yes", "--skip-preview");
     const events = await watch.stop();
