@@ -62,7 +62,7 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
         // window Dex's config or credentials would not exist. The pod template's digests roll Dex.
         enableSecretMutable: true,
     });
-    const githubApi = new github.Provider("github", { owner: config.githubOrg, baseUrl: config.githubBaseUrl });
+    const githubApi = new github.Provider("github", { owner: config.githubOrg, baseUrl: config.githubServer?.baseUrl });
 
     // Teams already in GitHub are adopted as GitHub holds them; a missing `existing` one is bad config.
     const recordedTeams = ((await lastDeployment.getOutputValue(TEAM_IDS_OUTPUT)) ?? {}) as Record<string, string>;
@@ -86,12 +86,14 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
             teamSlugs: config.githubTeams.map((t) => t.slug),
             tokenLifetimes: config.tokenLifetimes,
             preferredEmailDomain: config.preferredEmailDomain,
+            githubServer: config.githubServer && { host: config.githubServer.host, privateCa: config.githubServer.caPem !== undefined },
         }),
         host,
         githubClientId: config.githubClientId,
         githubClientSecret: config.githubClientSecret,
         replicas: config.dexReplicas,
         image: config.dexImage,
+        githubCaPem: config.githubServer?.caPem,
         exposure: config.exposure,
         peers: {
             ingressNamespace: config.exposure.kind === "httproute" ? config.exposure.proxyNamespace : config.exposure.controllerNamespace,

@@ -67,7 +67,12 @@ describe("config: bad values are refused with the key named", () => {
         ["an httproute without its gateway", { exposure: JSON.stringify({ kind: "httproute" }) }, "exposure", /needs gatewayName and gatewayNamespace/],
         ["a GitHub provider pointed at another org", { "github:owner": "someone-else" }, "githubOrg", /github:owner is "someone-else"; set both to the same org/],
         ["no kubeconfig context for the explicit provider", { "kubernetes:context": undefined }, "kubernetes:context", /is missing; set the kubeconfig context .* nothing is sent to whatever context happens to be current/],
-        ["a GitHub API base URL that is not a URL", { "github:baseUrl": "ghe.example.com" }, "github:baseUrl", /not an http\(s\) URL/],
+        ["a GitHub API base URL that is not a URL", { "github:baseUrl": "ghe.example.com" }, "github:baseUrl", /not a URL Dex's GitHub connector can use; give https:\/\/<host>\/ or https:\/\/<host>\/api\/v3\//],
+        ["a GitHub Enterprise Server over plain HTTP", { "github:baseUrl": "http://ghe.example.com/api/v3/" }, "github:baseUrl", /not a URL Dex's GitHub connector can use/],
+        ["a GitHub Enterprise Server under a path Dex cannot reach", { "github:baseUrl": "https://example.com/github/api/v3/" }, "github:baseUrl", /Dex logs people in at https:\/\/<host>\/login\/oauth/],
+        ["a GitHub CA without a GitHub Enterprise Server", { githubCaPem: ca.certPem }, "githubCaPem", /github:baseUrl is not; .* set both or remove githubCaPem/],
+        ["a GitHub CA for github.com", { "github:baseUrl": "https://api.github.com/", githubCaPem: ca.certPem }, "githubCaPem", /names github.com, which is publicly trusted/],
+        ["a GitHub server certificate instead of its CA", { "github:baseUrl": "https://ghe.example.com/", githubCaPem: makeLeaf(ca, "ghe", "/CN=ghe.example.com", "DNS:ghe.example.com").certPem }, "githubCaPem", /not a CA certificate/],
         ["a misspelled key", { dexReplica: "2" }, "dexReplica", /not a setting of this program; did you mean dexReplicas\?/],
         ["a misspelled lifetime", { tokenLifetimes: JSON.stringify({ idTokens: "1h" }) }, "tokenLifetimes.idTokens", /did you mean idToken\?/],
         ["an exposure field of the other kind", { exposure: JSON.stringify({ kind: "httproute", gatewayName: "g", gatewayNamespace: "n", className: "nginx" }) }, "exposure.className", /not a setting/],
@@ -186,6 +191,18 @@ describe("config: good values", () => {
         expect(config.preferredEmailDomain).to.equal("devantler.tech");
         expect(parse("local", localRaw({ preferredEmailDomain: undefined, readOnlyUsers: JSON.stringify(["ned@gmail.com"]) })).preferredEmailDomain).to.equal(undefined);
         expect(parse("local", localRaw()).apiServer).to.equal(undefined);
+    });
+
+    it("names a GitHub Enterprise Server by its host and port, in both base URL forms, with its CA; github.com when unset or api.github.com", () => {
+        const ghesCa = makeCa("GHES CA");
+        expect(parse("local", localRaw({ "github:baseUrl": "https://ghe.example.com/api/v3/", githubCaPem: ghesCa.certPem })).githubServer).to.deep.equal({
+            baseUrl: "https://ghe.example.com/api/v3/",
+            host: "ghe.example.com",
+            caPem: ghesCa.certPem.trim() + "\n",
+        });
+        expect(parse("local", localRaw({ "github:baseUrl": "https://ghe.example.com:8443/" })).githubServer).to.deep.equal({ baseUrl: "https://ghe.example.com:8443/", host: "ghe.example.com:8443", caPem: undefined });
+        expect(parse("local", localRaw()).githubServer).to.equal(undefined);
+        expect(parse("local", localRaw({ "github:baseUrl": "https://api.github.com/" })).githubServer).to.equal(undefined);
     });
 
     it("keeps a read-only user's capitals where the apiserver keeps the token's (Talos ≤1.13)", () => {

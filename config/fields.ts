@@ -3,7 +3,7 @@
 // a value.
 import { X509Certificate } from "node:crypto";
 import { isObject, refuseUnknownFields } from "./reader";
-import { KNOWN_TALOS_MINORS, type ApiServerEndpoint, type Exposure, type Fail, type GitHubTeam, type TalosVersion, type TeamMember, type TokenLifetimes } from "./types";
+import { KNOWN_TALOS_MINORS, type ApiServerEndpoint, type Exposure, type Fail, type GitHubServer, type GitHubTeam, type TalosVersion, type TeamMember, type TokenLifetimes } from "./types";
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const GITHUB_USER = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/;
@@ -61,6 +61,46 @@ export function checkCaPem(pem: string, which: CaKey, fail: Fail): void {
     if (!certificate.ca) {
         fail(which.key, `"${certificate.subject.replace(/\n/g, ", ")}" is not a CA certificate; give ${which.ca}, not the server's certificate.`);
     }
+}
+
+const GITHUB_CA: CaKey = {
+    key: "githubCaPem",
+    example: '"$(cat ghes-root-ca.pem)"',
+    ca: "the root CA that signs the server's certificate",
+};
+
+/** Dex's connector takes a host name and builds both URLs from it: the web flow at https://<host>/login/oauth and the API at /api/v3. */
+const GHES_API_PATHS = ["/", "/api/v3", "/api/v3/"];
+
+/**
+ * `github:baseUrl` and `githubCaPem`: the GitHub both the provider and Dex's
+ * connector talk to. Unset is github.com; a GitHub Enterprise Server is named
+ * by the URL's host (with its port, if any), which becomes the connector's
+ * `hostName`, so teams and logins live on one server.
+ */
+export function parseGitHubServer(baseUrl: string | undefined, caPem: string | undefined, fail: Fail): GitHubServer | undefined {
+    if (caPem !== undefined) checkCaPem(caPem, GITHUB_CA, fail);
+    if (baseUrl === undefined) {
+        if (caPem !== undefined) fail(GITHUB_CA.key, "is set, but github:baseUrl is not; a CA is only for a GitHub Enterprise Server named by github:baseUrl (github.com is publicly trusted), so set both or remove githubCaPem.");
+        return undefined;
+    }
+    let url: URL | undefined;
+    try {
+        url = new URL(baseUrl);
+    } catch {
+        url = undefined;
+    }
+    const usable = url !== undefined && url.protocol === "https:" && url.hostname !== "" && url.username === "" && url.password === "" && url.search === "" && url.hash === "" && GHES_API_PATHS.includes(url.pathname);
+    if (!usable) {
+        fail("github:baseUrl", `"${baseUrl}" is not a URL Dex's GitHub connector can use; give https://<host>/ or https://<host>/api/v3/ of the GitHub Enterprise Server (Dex logs people in at https://<host>/login/oauth and reads /api/v3), or remove the key for github.com.`);
+        return undefined;
+    }
+    // The provider's own default: github.com, where the connector needs no host name.
+    if (url!.host === "api.github.com") {
+        if (caPem !== undefined) fail(GITHUB_CA.key, "is set, but github:baseUrl names github.com, which is publicly trusted; remove githubCaPem.");
+        return undefined;
+    }
+    return { baseUrl, host: url!.host, caPem: caPem !== undefined ? normalizePem(caPem) : undefined };
 }
 
 /**

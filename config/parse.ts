@@ -4,7 +4,7 @@
 // a newcomer running their first `pulumi preview`.
 import { isIP } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
-import { checkCaPem, checkDomain, emailDomain, ISSUER_CA, knownTalosVersions, normalizePem, parseApiServer, parseExposure, parsePreferredEmailDomain, parseTalosVersion, parseTeam, parseTokenLifetimes, TEAM_SLUG } from "./fields";
+import { checkCaPem, checkDomain, emailDomain, ISSUER_CA, knownTalosVersions, normalizePem, parseApiServer, parseExposure, parseGitHubServer, parsePreferredEmailDomain, parseTalosVersion, parseTeam, parseTokenLifetimes, TEAM_SLUG } from "./fields";
 import { Reader, refuseUnknownFields } from "./reader";
 import { ConfigError, CREDENTIAL_API_GROUPS, DEFAULT_DEX_IMAGE, FIRST_TALOS_MINOR_WITH_AUTH_DOCUMENT, TALOS_MIGRATION_TO_1_14, type ConfigProblem, type PlatformAuthConfig, type RawConfig } from "./types";
 
@@ -22,7 +22,7 @@ const KNOWN_KEYS = [
     "domain", "githubOrg", "githubTeams", "githubClientId", "githubClientSecret", "readOnlyUsers", "readOnlyGroups",
     "readOnlyApiGroups", "issuerCaRequired", "issuerCaPem", "dexReplicas", "dexImage", "monitoringNamespace", "tokenLifetimes", "exposure", "talosVersion",
     "talosNodes", "kubeconfigCluster", "issuerAddress", "talosMigration", "apiServerUrl", "apiServerCaPem", "preferredEmailDomain",
-    "adoptExisting",
+    "adoptExisting", "githubCaPem",
 ];
 
 /**
@@ -161,10 +161,7 @@ export function parseConfig(stack: string, raw: RawConfig, secretKeys: ReadonlyS
     }
 
     const kubernetesContext = read.string("kubernetes:context", "the kubeconfig context of the cluster Dex and the RBAC go to, e.g. `pulumi config set kubernetes:context admin@local`; nothing is sent to whatever context happens to be current");
-    const githubBaseUrl = read.optionalString("github:baseUrl");
-    if (githubBaseUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(githubBaseUrl)) {
-        fail("github:baseUrl", `"${githubBaseUrl}" is not an http(s) URL; give the GitHub API's base URL (GitHub Enterprise Server: https://<host>/), or remove the key for github.com.`);
-    }
+    const githubServer = parseGitHubServer(read.optionalString("github:baseUrl"), read.optionalString("githubCaPem"), fail);
 
     const kubeconfigCluster = read.optionalString("kubeconfigCluster") ?? stack;
     const adoptExisting = read.optionalBoolean("adoptExisting") ?? false;
@@ -196,6 +193,6 @@ export function parseConfig(stack: string, raw: RawConfig, secretKeys: ReadonlyS
         apiServer,
         preferredEmailDomain,
         kubernetesContext: kubernetesContext!,
-        githubBaseUrl,
+        githubServer,
     };
 }

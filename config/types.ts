@@ -98,8 +98,17 @@ export interface PlatformAuthConfig {
     preferredEmailDomain?: string;
     /** The kubeconfig context the explicit kubernetes provider (and the preflight) use. */
     kubernetesContext: string;
-    /** The GitHub API the explicit github provider talks to; github.com when unset. */
-    githubBaseUrl?: string;
+    /** A GitHub Enterprise Server, for both the github provider and Dex's connector; github.com when unset. */
+    githubServer?: GitHubServer;
+}
+
+export interface GitHubServer {
+    /** `github:baseUrl` as set: the provider's API base URL. */
+    baseUrl: string;
+    /** `<host>[:port]`: Dex's connector `hostName`. */
+    host: string;
+    /** The server's private root CA (githubCaPem), which Dex trusts for it. */
+    caPem?: string;
 }
 
 export interface ConfigProblem {

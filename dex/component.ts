@@ -5,7 +5,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
 import { adoptionMetadata, type AdoptedObjects, type Exposure } from "../config/types";
-import { apiServerClientSecret, checksum, CREDENTIALS, DEX_HTTP_PORT } from "./config";
+import { apiServerClientSecret, checksum, CREDENTIALS, DEX_HTTP_PORT, GITHUB_CA } from "./config";
 import {
     DEX_NAMESPACE,
     DEX_OBJECTS,
@@ -32,6 +32,8 @@ export interface DexArgs {
     peers: DexPeers;
     /** Existing objects to take over (adoptExisting); their apply wins the conflicts with the old owner. */
     adopted: AdoptedObjects;
+    /** A GitHub Enterprise Server's private CA, which Dex must trust to log people in there. */
+    githubCaPem?: string;
 }
 
 export class Dex extends pulumi.ComponentResource {
@@ -83,7 +85,7 @@ export class Dex extends pulumi.ComponentResource {
         // Secret keeps it out of `view`'s reach should anyone inline a value.
         const configSecret = new k8s.core.v1.Secret(
             `${name}-config`,
-            { metadata: metadata("Secret", DEX_OBJECTS.configSecret), type: "Opaque", stringData: { "config.yaml": configYaml } },
+            { metadata: metadata("Secret", DEX_OBJECTS.configSecret), type: "Opaque", stringData: { "config.yaml": configYaml, ...(args.githubCaPem ? { [GITHUB_CA.secretKey]: args.githubCaPem } : {}) } },
             inNamespace,
         );
         const credentialValues = pulumi.secret(
@@ -109,7 +111,7 @@ export class Dex extends pulumi.ComponentResource {
                     replicas: args.replicas,
                     selector: { matchLabels: dexLabels },
                     strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-                    template: dexPodTemplate({ configYaml, image: args.image, credentialsChecksum }),
+                    template: dexPodTemplate({ configYaml, image: args.image, credentialsChecksum, githubCaPem: args.githubCaPem }),
                 },
             },
             // Dex checks for its CRDs and writes its state at start-up: without them and its storage RBAC the first pods crash-loop.

@@ -21,7 +21,18 @@ export interface DexConfigInput {
     tokenLifetimes: TokenLifetimes;
     /** Otherwise the token carries the public profile email, which its owner may change to anything. */
     preferredEmailDomain?: string;
+    /** A GitHub Enterprise Server: its `<host>[:port]`, and whether Dex trusts it through the mounted GITHUB_CA. */
+    githubServer?: { host: string; privateCa: boolean };
 }
+
+/**
+ * A GitHub Enterprise Server's private CA: a key of the config Secret,
+ * mounted on its own as a directory Dex's TLS also reads (SSL_CERT_DIR). The
+ * connector's `rootCA` covers the login, but its refresh calls use Go's
+ * default client, which only knows the system roots; without the directory,
+ * every silent refresh would fail.
+ */
+export const GITHUB_CA = { secretKey: "github-ca.pem", dir: "/etc/github-ca", file: "ca.pem" } as const;
 
 /**
  * Where Dex sends the device flow's authorization code (kubelogin's
@@ -37,7 +48,7 @@ const DEX_DEVICE_CALLBACK = "/device/callback";
 const GRANT_TYPES = ["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"];
 
 /** Dex's config.yaml content, as an object. */
-export function dexConfig({ contract, githubOrg, teamSlugs, tokenLifetimes, preferredEmailDomain }: DexConfigInput): Record<string, unknown> {
+export function dexConfig({ contract, githubOrg, teamSlugs, tokenLifetimes, preferredEmailDomain, githubServer }: DexConfigInput): Record<string, unknown> {
     return {
         issuer: contract.issuerUrl,
         // The program creates Dex's CRDs (objects.ts), so Dex only checks for them and needs no cluster-scoped write.
@@ -70,6 +81,9 @@ export function dexConfig({ contract, githubOrg, teamSlugs, tokenLifetimes, pref
                     teamNameField: "slug",
                     useLoginAsID: false,
                     ...(preferredEmailDomain ? { preferredEmailDomain } : {}),
+                    // One GitHub for the teams the provider manages and the logins Dex checks.
+                    ...(githubServer ? { hostName: githubServer.host } : {}),
+                    ...(githubServer?.privateCa ? { rootCA: `${GITHUB_CA.dir}/${GITHUB_CA.file}` } : {}),
                 },
             },
         ],

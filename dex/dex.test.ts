@@ -4,6 +4,7 @@
 // settings that make it so.
 import { expect } from "chai";
 import { byKind, dexConfigOf, isSecretValue, one, reveal } from "../test/support/resources";
+import { makeCa } from "../test/support/pki";
 import { runStack, USER_KEYS, type StackRun } from "../test/support/stack";
 import { STACKS } from "../test/support/stacks";
 
@@ -26,6 +27,32 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             expect(dexConfigOf(run.resources).connectors[0].config.preferredEmailDomain).to.equal("devantler.tech");
             const unset = await runStack(stack, expected.userKeys, { "platform-auth:preferredEmailDomain": undefined });
             expect(dexConfigOf(unset.resources).connectors[0].config).to.not.have.property("preferredEmailDomain");
+        });
+
+        it("logs people in on github.com unless github:baseUrl names a GitHub Enterprise Server, and then on that server, trusting its CA for logins and refreshes", async () => {
+            const connector = (r: StackRun) => dexConfigOf(r.resources).connectors[0].config;
+            const container = (r: StackRun) => one(r.resources, "Deployment", "dex").inputs.spec.template.spec;
+            expect(connector(run)).to.not.have.any.keys("hostName", "rootCA");
+            expect(JSON.stringify(container(run))).to.not.include("github-ca");
+
+            const ghesCa = makeCa("GHES CA");
+            const ghes = await runStack(stack, { ...expected.userKeys, githubCaPem: ghesCa.certPem }, { "github:baseUrl": "https://ghe.devantler.tech:8443/api/v3/" });
+            expect(connector(ghes)).to.include({ hostName: "ghe.devantler.tech:8443", rootCA: "/etc/github-ca/ca.pem" });
+            expect(reveal(one(ghes.resources, "Secret", "dex-config").inputs).stringData["github-ca.pem"]).to.equal(ghesCa.certPem.trim() + "\n");
+            const pod = container(ghes);
+            const mount = pod.containers[0].volumeMounts.find((m: any) => m.mountPath === "/etc/github-ca");
+            const volume = pod.volumes.find((v: any) => v.name === mount?.name);
+            // rootCA is the file the mount makes of the Secret's key; Dex's refresh calls see it through SSL_CERT_DIR.
+            expect(volume?.secret).to.deep.equal({ secretName: "dex-config", items: [{ key: "github-ca.pem", path: "ca.pem" }] });
+            expect(pod.containers[0].env).to.deep.include({ name: "SSL_CERT_DIR", value: "/etc/github-ca" });
+            const annotation = (r: StackRun) => one(r.resources, "Deployment", "dex").inputs.spec.template.metadata.annotations["platform-auth/config-sha256"];
+            const otherCa = await runStack(stack, { ...expected.userKeys, githubCaPem: makeCa("GHES CA, renewed").certPem }, { "github:baseUrl": "https://ghe.devantler.tech:8443/api/v3/" });
+            expect(annotation(otherCa)).to.not.equal(annotation(ghes));
+
+            const publicGhes = await runStack(stack, expected.userKeys, { "github:baseUrl": "https://ghe.devantler.tech/" });
+            expect(connector(publicGhes).hostName).to.equal("ghe.devantler.tech");
+            expect(connector(publicGhes)).to.not.have.property("rootCA");
+            expect(JSON.stringify(container(publicGhes))).to.not.include("github-ca");
         });
 
         it("lets kubectl log in by browser or by device code (and refresh), and by no other grant", () => {

@@ -1,7 +1,7 @@
 // The pieces of Dex's Kubernetes objects that carry a decision: the hardened
 // pod, its disruption budget, storage RBAC, network policy and exposure.
 import type { Exposure } from "../config/types";
-import { CREDENTIALS, checksum, DEX_HTTP_PORT, DEX_TELEMETRY_PORT } from "./config";
+import { CREDENTIALS, checksum, DEX_HTTP_PORT, DEX_TELEMETRY_PORT, GITHUB_CA } from "./config";
 
 export const DEX_NAMESPACE = "dex";
 const DEX_CONFIG_DIR = "/etc/dex";
@@ -25,6 +25,8 @@ export interface DexPodInput<T> {
     image: string;
     /** A digest of the GitHub credentials: env values from a Secret are only read when a pod starts. */
     credentialsChecksum: T;
+    /** The GitHub Enterprise Server's CA, a key of the config Secret; Dex reads it only when it starts. */
+    githubCaPem?: string;
 }
 
 /** The pod template: Pod Security "restricted", probes, and secrets only by reference. */
@@ -33,7 +35,7 @@ export function dexPodTemplate<T>(input: DexPodInput<T>) {
         metadata: {
             labels: dexLabels,
             annotations: {
-                "platform-auth/config-sha256": checksum(input.configYaml),
+                "platform-auth/config-sha256": checksum(input.configYaml + (input.githubCaPem ?? "")),
                 "platform-auth/credentials-sha256": input.credentialsChecksum,
             },
         },
@@ -57,10 +59,14 @@ export function dexPodTemplate<T>(input: DexPodInput<T>) {
                         { name: "http", containerPort: DEX_HTTP_PORT, protocol: "TCP" },
                         { name: "telemetry", containerPort: DEX_TELEMETRY_PORT, protocol: "TCP" },
                     ],
-                    env: Object.values(CREDENTIALS).map(({ key, env }) => ({
-                        name: env,
-                        valueFrom: { secretKeyRef: { name: DEX_OBJECTS.credentialsSecret, key } },
-                    })),
+                    env: [
+                        ...Object.values(CREDENTIALS).map(({ key, env }) => ({
+                            name: env,
+                            valueFrom: { secretKeyRef: { name: DEX_OBJECTS.credentialsSecret, key } },
+                        })),
+                        // The image's system roots stay (SSL_CERT_FILE's default); the directory adds the server's CA.
+                        ...(input.githubCaPem ? [{ name: "SSL_CERT_DIR", value: GITHUB_CA.dir }] : []),
+                    ],
                     readinessProbe: httpProbe("/healthz/ready", 5),
                     livenessProbe: httpProbe("/healthz/live", 10),
                     resources: {
@@ -77,12 +83,16 @@ export function dexPodTemplate<T>(input: DexPodInput<T>) {
                     volumeMounts: [
                         { name: "config", mountPath: DEX_CONFIG_DIR, readOnly: true },
                         { name: "tmp", mountPath: "/tmp" },
+                        ...(input.githubCaPem ? [{ name: "github-ca", mountPath: GITHUB_CA.dir, readOnly: true }] : []),
                     ],
                 },
             ],
             volumes: [
                 { name: "config", secret: { secretName: DEX_OBJECTS.configSecret } },
                 { name: "tmp", emptyDir: { sizeLimit: "16Mi" } },
+                ...(input.githubCaPem
+                    ? [{ name: "github-ca", secret: { secretName: DEX_OBJECTS.configSecret, items: [{ key: GITHUB_CA.secretKey, path: GITHUB_CA.file }] } }]
+                    : []),
             ],
         },
     };
