@@ -32,21 +32,28 @@ async function main(): Promise<void> {
     }
     const tools = buildTools(REPO_ROOT);
     const runDir = mkdtempSync(join(tmpdir(), "platform-auth-bench-"));
-    const github = await startGitHubStandIn(stackFileConfig(STACK)["platform-auth:githubOrg"]);
+    const expected = await runStack(STACK, USER_KEYS);
+    // GitHub as github.com, its CA standing in for the public roots the provider trusts.
+    const githubCa = makeCa("bench GitHub CA");
+    const github = await startGitHubStandIn({
+        org: stackFileConfig(STACK)["platform-auth:githubOrg"],
+        ca: githubCa,
+        people: [],
+        oauthApp: { clientId: USER_KEYS.githubClientId, clientSecret: USER_KEYS.githubClientSecret, callbackUrl: expected.outputs.githubOAuthApp.callbackUrl },
+    });
     try {
         const kubectl = kubectlIn(tools.kubectl);
-        const expected = await runStack(STACK, USER_KEYS);
         mkdirSync(join(runDir, "pki"));
         const pki = makeClusterPki(makeCa("bench cluster CA", join(runDir, "pki")));
         const cluster = await startCluster(tools, pki, apiServerAuthFlags(mergedMachineConfig(tools, "1.13", expected.outputs.talosPatch, runDir), runDir), runDir);
         await startWorkloadRuntime(tools, cluster, kubectl, runDir);
         await installGatewayApi(tools, cluster, kubectl, { name: "platform", namespace: "kube-system" }, runDir);
-        const engine = makeEngine(join(runDir, "engine"), tools.path, { KUBECONFIG: cluster.contextKubeconfig(`admin@${STACK}`), GITHUB_TOKEN: "bench-token" });
+        const engine = makeEngine(join(runDir, "engine"), tools.path, { KUBECONFIG: cluster.contextKubeconfig(`admin@${STACK}`), GITHUB_TOKEN: "bench-token", SSL_CERT_FILE: githubCa.certFile });
         const ctx: EngineContext = {
             engine, stack: STACK, cluster, kubectl, kubectlBinary: tools.kubectl, github, runDir, report: new Report(),
             projectDir: copyProgram(REPO_ROOT, join(runDir, "program"), { [STACK]: readFileSync(join(REPO_ROOT, `Pulumi.${STACK}.yaml`), "utf8") }),
         };
-        await configureStack(ctx, { ...USER_KEYS, "github:baseUrl": github.baseUrl });
+        await configureStack(ctx, USER_KEYS);
         const must = async (dir: string, args: string[]) => {
             const result = await engine.pulumi(dir, [...args, "--non-interactive"]);
             if (result.status !== 0) throw new Error(`pulumi ${args.join(" ")} failed: ${result.stdout}${result.stderr}`);
@@ -54,7 +61,7 @@ async function main(): Promise<void> {
         await must(ctx.projectDir, ["up", "--yes", "--skip-preview", "--stack", STACK]);
         const baseline = copyFixture(REPO_ROOT, "providers-only", join(runDir, "baseline"));
         await must(baseline, ["stack", "init", "baseline"]);
-        for (const [key, value] of [["kubernetes:context", `admin@${STACK}`], ["github:owner", stackFileConfig(STACK)["github:owner"]], ["github:baseUrl", github.baseUrl]]) {
+        for (const [key, value] of [["kubernetes:context", `admin@${STACK}`], ["github:owner", stackFileConfig(STACK)["github:owner"]]]) {
             await must(baseline, ["config", "set", "--stack", "baseline", key, value]);
         }
         await must(baseline, ["up", "--yes", "--skip-preview", "--stack", "baseline"]);

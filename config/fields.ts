@@ -195,7 +195,7 @@ export function parseTokenLifetimes(value: Record<string, unknown> | undefined, 
 }
 
 /** Seconds in a Go duration string that matched GO_DURATION. */
-function durationSeconds(text: string): number {
+export function durationSeconds(text: string): number {
     const unit: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 0.001 };
     let total = 0;
     for (const [, amount, suffix] of text.matchAll(/(\d+)(h|ms|m|s)/g)) total += Number(amount) * unit[suffix];

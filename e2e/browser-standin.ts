@@ -1,12 +1,14 @@
 // A stand-in for the person at the browser. kubelogin runs it with the URL to
 // open (as its --browser-command, or as xdg-open, the default browser), and
-// for the device flow the e2e runs it with the URL kubelogin printed. On
-// Dex's own pages it does what the person does: follows redirects, types the
-// login and password into the login form, and submits the other forms Dex
-// shows as filled in (the device flow's user code; an approval, were Dex to
-// ask). Each run appends one JSON line to a record, so the e2e can count
-// logins and see every page. A small HTTP client, not a browser: Dex's pages
-// need no JavaScript and no cookies.
+// for the device flow the e2e runs it with the URL kubelogin printed. It does
+// what the person does: follows redirects, types their GitHub login and
+// password into GitHub's sign-in form, and submits the other forms it is shown
+// as filled in (Dex's device-flow user code; an approval, were Dex to ask).
+// Each run appends one JSON line to a record, so the e2e can count logins and
+// see every page. A small HTTP client, not a browser: the pages need no
+// JavaScript and no cookies. Run by kubelogin through a person's own command
+// (`commandFor`), a person who got nowhere gives up: kubelogin, which would
+// wait minutes for a redirect that never comes, is stopped.
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
@@ -36,24 +38,35 @@ export interface Browser {
     /** The executable: for --browser-command, and named xdg-open so that putting its directory first on PATH makes it the default browser. */
     command: string;
     dir: string;
-    /** The environment a run needs: who the person is, where to record, and the issuer's CA (as mkcert puts it in a browser's trust store). */
+    /** The environment a run needs: who the person is, where to record, and the CAs a browser of theirs trusts (the issuer's, as mkcert installs it; GitHub's). */
     env(person: Person): Record<string, string>;
+    /**
+     * A --browser-command that is `person` at the browser, giving up (stopping kubelogin) when they get nowhere;
+     * with `away`, nobody is there: any login kubelogin asks for fails at once, which proves it asked.
+     */
+    commandFor(person: Person, away?: "away"): string;
     visits(): Visit[];
 }
 
 /** Installs the stand-in in `dir`: an executable that runs this file with Node. */
-export function installBrowser(dir: string, issuerCaPem: string): Browser {
+export function installBrowser(dir: string, caPems: string[]): Browser {
     mkdirSync(dir, { recursive: true });
     const command = join(dir, "xdg-open");
     const record = join(dir, "visits.jsonl");
-    const ca = join(dir, "issuer-ca.pem");
-    writeFileSync(ca, issuerCaPem);
-    writeFileSync(command, `#!/bin/sh\nexec '${process.execPath}' '${__filename}' "$@"\n`);
-    chmodSync(command, 0o755);
+    const ca = join(dir, "trusted-cas.pem");
+    writeFileSync(ca, caPems.join("\n"));
+    const launcher = (file: string, env: Record<string, string>) => {
+        writeFileSync(file, `#!/bin/sh\n${Object.entries(env).map(([k, v]) => `${k}='${v}' `).join("")}exec '${process.execPath}' '${__filename}' "$@"\n`);
+        chmodSync(file, 0o755);
+        return file;
+    };
+    const env = (person: Person) => ({ STANDIN_LOGIN: person.login, STANDIN_PASSWORD: person.password, STANDIN_RECORD: record, NODE_EXTRA_CA_CERTS: ca });
+    launcher(command, {});
     return {
         command,
         dir,
-        env: (person) => ({ STANDIN_LOGIN: person.login, STANDIN_PASSWORD: person.password, STANDIN_RECORD: record, NODE_EXTRA_CA_CERTS: ca }),
+        env,
+        commandFor: (person, away) => launcher(join(dir, `${person.login}${away ? "-away" : ""}`), { ...env(person), STANDIN_GIVE_UP: "1", ...(away ? { STANDIN_AWAY: "1" } : {}) }),
         visits: () => (existsSync(record) ? readFileSync(record, "utf8").trim().split("\n").filter(Boolean).map((line) => JSON.parse(line) as Visit) : []),
     };
 }
@@ -87,7 +100,7 @@ async function browse(opened: string, person: Person, pages: Page[]): Promise<vo
     }
 }
 
-/** The person types their login and password where asked, and leaves what Dex filled in as it is. */
+/** The person types their GitHub login and password where asked, and leaves what the page filled in as it is. */
 function fill(fields: Record<string, string>, person: Person): Record<string, string> {
     const filled: Record<string, string> = { ...fields };
     if ("login" in filled) filled.login = person.login;
@@ -145,6 +158,7 @@ async function main(): Promise<void> {
     if (!opened || !login || !password || !record) throw new Error("usage: STANDIN_LOGIN=… STANDIN_PASSWORD=… STANDIN_RECORD=… browser-standin <url>");
     const visit: Visit = { opened, pages: [] };
     try {
+        if (process.env.STANDIN_AWAY === "1") throw new Error("nobody is at the browser: a login was asked for");
         await browse(opened, { login, password }, visit.pages);
     } catch (error) {
         visit.error = (error as Error).message;
@@ -152,6 +166,8 @@ async function main(): Promise<void> {
     } finally {
         appendFileSync(record, `${JSON.stringify(visit)}\n`);
     }
+    // The person closes the terminal: kubelogin (who opened this) stops waiting for a redirect that will never come.
+    if (visit.error !== undefined && process.env.STANDIN_GIVE_UP === "1") process.kill(process.ppid, "SIGTERM");
 }
 
 if (require.main === module) {

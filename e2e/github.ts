@@ -1,36 +1,60 @@
-// A stand-in for GitHub's API at `github:baseUrl`: only what the github
-// provider calls to manage an org's teams and memberships (REST, and the one
-// GraphQL query TeamMembers reads a team's direct members with), in memory,
-// with every call recorded so the suite can assert what it was asked for. Any
-// other call answers 404 and is recorded too, so a new provider call shows up
-// as a failed check rather than passing silently. The suite can also act as
-// a person in GitHub's web UI: make a team, add a member.
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+// A stand-in for GitHub, over TLS, as github.com and api.github.com or as a
+// GitHub Enterprise Server (the API under /api/v3): one org, one set of
+// people and teams, shared by both of GitHub's callers here.
+// - The github provider manages the org's teams and memberships (REST, and
+//   the one GraphQL query TeamMembers reads a team's direct members with).
+// - Dex's GitHub connector logs people in: the web flow (a sign-in form at
+//   /login/oauth/authorize, the code exchanged at /login/oauth/access_token),
+//   then the person's profile, emails, org membership and teams, with `Link`
+//   pagination, as GitHub answers a token with the scopes it was granted.
+// So the memberships `pulumi up` makes are the ones Dex reads. Every call is
+// recorded; any other call answers 404 and is recorded too, so a new call
+// shows up as a failed check rather than passing silently. The suite can
+// also act in GitHub's web UI (make a team, add a member) and break the API.
+//
+// The server (github-server.ts) runs in a worker thread: the suite's kubectl
+// calls are synchronous, and a login inside one reaches GitHub. This side
+// asks the worker synchronously too (a message, then Atomics.wait until the
+// answer is posted), so the suite reads GitHub's state as plain values.
+import { join } from "node:path";
+import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads";
+import type { KeyPair } from "../test/support/pki";
+import type { Operations } from "./github-server";
+import type { GitHubPerson } from "./github-people";
 
 export interface RecordedCall {
     method: string;
+    host: string;
     path: string;
+    /** The query string, with its `?` (a page of a list), or "". */
+    query: string;
+    /** The person whose token made the call; undefined for the provider's token and the web flow. */
+    who?: string;
     body?: Record<string, unknown>;
     status: number;
 }
 
-interface Team {
-    id: number;
-    node_id: string;
+/** A change to a team's members, as GitHub made it. */
+export interface MembershipChange {
+    at: number;
     slug: string;
-    name: string;
-    description: string;
-    privacy: string;
-    notification_setting: string;
-    members_count: number;
-    parent: null;
+    login: string;
+    role?: string;
+}
+
+export interface GitHubStandInOptions {
+    org: string;
+    /** Signs the certificate it serves for every name it answers to (on GITHUB_ADDRESS:443). */
+    ca: KeyPair & { dir: string };
+    people: GitHubPerson[];
+    /** The OAuth app registered for Dex: its client ID and secret, and the callback URL it was registered with. */
+    oauthApp: { clientId: string; clientSecret: string; callbackUrl: string };
 }
 
 export interface GitHubStandIn {
-    /** The value for `github:baseUrl`. */
-    baseUrl: string;
-    calls: RecordedCall[];
+    /** Every call so far, in order. */
+    calls(): RecordedCall[];
+    memberships(): MembershipChange[];
     /** Team slug to its members' logins and roles, as the stand-in holds them now. */
     teams(): Record<string, Record<string, string>>;
     /** As a person in GitHub's web UI: a team made outside any stack, with its members. */
@@ -39,6 +63,10 @@ export interface GitHubStandIn {
     addMember(slug: string, login: string): void;
     /** Slugs of the teams made by makeTeam, which no destroy may delete. */
     madeByHand(): string[];
+    /** As the app's owner: a new client secret (GitHub keeps the old one valid too, until deleted). */
+    addClientSecret(secret: string): void;
+    /** Every API call made with a person's token answers `status` from now on; undefined ends the outage. */
+    breakApi(status: number | undefined): void;
     /**
      * Holds GitHub's answer to the next creation of team `slug` (the team is created):
      * `arrived` resolves when the request is in, and the answer goes out on `release()`.
@@ -47,137 +75,47 @@ export interface GitHubStandIn {
     close(): Promise<void>;
 }
 
-export async function startGitHubStandIn(org: string): Promise<GitHubStandIn> {
-    const orgId = 4242;
-    const teams = new Map<number, Team>();
-    const members = new Map<number, Map<string, string>>();
-    const calls: RecordedCall[] = [];
-    let nextTeamId = 100;
-    const byHand = new Set<string>();
-    const holds = new Map<string, { arrive(): void; released: Promise<void> }>();
-    const createTeam = (name: string, description: string, privacy: string): Team => {
-        const id = nextTeamId++;
-        const team: Team = { id, node_id: `T_${id}`, slug: name.toLowerCase(), name, description, privacy, notification_setting: "notifications_enabled", members_count: 0, parent: null };
-        teams.set(id, team);
-        members.set(id, new Map());
-        return team;
-    };
-    const bySlug = (slug: string) => [...teams.values()].find((t) => t.slug === slug);
-    const setMember = (team: Team, login: string, role: string | undefined) => {
-        if (role === undefined) members.get(team.id)!.delete(login);
-        else members.get(team.id)!.set(login, role);
-        team.members_count = members.get(team.id)!.size;
-    };
-
-    type Answer = [number, unknown] | Promise<[number, unknown]>;
-    const routes: [string, RegExp, (match: string[], body: Record<string, any>) => Answer][] = [
-        ["GET", /^\/user$/, () => [200, { login: "platform-auth-e2e", id: 1 }]],
-        ["GET", /^\/orgs\/([^/]+)$/, ([login]) => (login.toLowerCase() === org.toLowerCase() ? [200, { login: org, id: orgId, type: "Organization" }] : [404, notFound])],
-        ["POST", /^\/orgs\/([^/]+)\/teams$/, async (_, body) => {
-            const slug = String(body.name).toLowerCase();
-            // As GitHub answers a second team of the same name.
-            if (bySlug(slug)) return [422, { message: "Validation Failed", errors: [{ resource: "Team", code: "custom", field: "name", message: "Name must be unique for this org" }] }];
-            const team = createTeam(String(body.name), body.description ?? "", body.privacy ?? "secret");
-            const hold = holds.get(slug);
-            if (hold) {
-                holds.delete(slug);
-                hold.arrive();
-                await hold.released;
-            }
-            return [201, team];
-        }],
-        ["GET", /^\/orgs\/[^/]+\/teams\/([^/]+)$/, ([slug]) => {
-            const team = bySlug(slug);
-            return team ? [200, team] : [404, notFound];
-        }],
-        ["PUT", /^\/orgs\/[^/]+\/teams\/([^/]+)\/memberships\/([^/]+)$/, ([slug, login], body) => {
-            const team = bySlug(slug);
-            if (!team) return [404, notFound];
-            setMember(team, login, body.role ?? "member");
-            return [200, membership(team, login)];
-        }],
-        ["DELETE", /^\/orgs\/[^/]+\/teams\/([^/]+)\/memberships\/([^/]+)$/, ([slug, login]) => {
-            const team = bySlug(slug);
-            if (!team) return [404, notFound];
-            setMember(team, login, undefined);
-            return [204, undefined];
-        }],
-        // TeamMembers reads a team's direct members with GraphQL (GitHub Enterprise Server serves it at /api/graphql).
-        ["POST", /^\/(?:api\/)?graphql$/, (_, body) => {
-            const team = bySlug(String(body.variables?.slug ?? ""));
-            const edges = team ? [...members.get(team.id)!].map(([login, role]) => ({ node: { login }, role: role.toUpperCase() })) : [];
-            const found = team ? { members: { edges, pageInfo: { endCursor: null, hasNextPage: false } } } : null;
-            return [200, { data: { organization: { team: found } } }];
-        }],
-        ["GET", /^\/organizations\/\d+\/team\/(\d+)$/, ([id]) => withTeam(id, (team) => [200, team])],
-        ["PATCH", /^\/organizations\/\d+\/team\/(\d+)$/, ([id], body) => withTeam(id, (team) => [200, Object.assign(team, pick(body, ["name", "description", "privacy", "notification_setting"]))])],
-        ["DELETE", /^\/organizations\/\d+\/team\/(\d+)$/, ([id]) => withTeam(id, (team) => (teams.delete(team.id), members.delete(team.id), [204, undefined]))],
-        ["GET", /^\/orgs\/[^/]+\/teams\/([^/]+)\/members$/, ([slug]) => {
-            const team = [...teams.values()].find((t) => t.slug === slug);
-            return team ? [200, [...members.get(team.id)!.keys()].map((login) => ({ login }))] : [404, notFound];
-        }],
-        ["PUT", /^\/organizations\/\d+\/team\/(\d+)\/memberships\/([^/]+)$/, ([id, login], body) => withTeam(id, (team) => {
-            setMember(team, login, body.role ?? "member");
-            return [200, membership(team, login)];
-        })],
-        ["GET", /^\/organizations\/\d+\/team\/(\d+)\/memberships\/([^/]+)$/, ([id, login]) => withTeam(id, (team) => (members.get(team.id)!.has(login) ? [200, membership(team, login)] : [404, notFound]))],
-        ["DELETE", /^\/organizations\/\d+\/team\/(\d+)\/memberships\/([^/]+)$/, ([id, login]) => withTeam(id, (team) => {
-            setMember(team, login, undefined);
-            return [204, undefined];
-        })],
-    ];
-    const notFound = { message: "Not Found" };
-    const withTeam = (id: string, then: (team: Team) => [number, unknown]): [number, unknown] => {
-        const team = teams.get(Number(id));
-        return team ? then(team) : [404, notFound];
-    };
-    const membership = (team: Team, login: string) => ({ url: `/organizations/${orgId}/team/${team.id}/memberships/${login}`, role: members.get(team.id)!.get(login), state: "active" });
-
-    const server: Server = createServer(async (req, res) => {
-        const body = await readJson(req);
-        // GitHub Enterprise Server paths carry /api/v3; the provider uses that form for any non-github.com base URL.
-        const path = new URL(req.url ?? "/", "http://stand-in").pathname.replace(/^\/api\/v3/, "").replace(/\/$/, "");
-        const route = routes.find(([method, pattern]) => method === req.method && pattern.test(path));
-        const [status, payload] = route ? await route[2](route[1].exec(path)!.slice(1).map(decodeURIComponent), body ?? {}) : [404, notFound];
-        calls.push({ method: req.method ?? "", path, body, status });
-        res.writeHead(status, { "content-type": "application/json", etag: `"${calls.length}"` });
-        res.end(payload === undefined ? undefined : JSON.stringify(payload));
+export async function startGitHubStandIn(options: GitHubStandInOptions): Promise<GitHubStandIn> {
+    const worker = new Worker(join(__dirname, "github-server.js"), { workerData: options });
+    const { port1, port2 } = new MessageChannel();
+    const signal = new Int32Array(new SharedArrayBuffer(4));
+    const arrivals = new Map<string, () => void>();
+    const started = new Promise<void>((resolve, reject) => {
+        worker.on("message", (message: { listening?: true; error?: string; arrived?: string }) => {
+            if (message.listening) resolve();
+            if (message.error) reject(new Error(`the GitHub stand-in did not start: ${message.error}`));
+            if (message.arrived) arrivals.get(message.arrived)?.();
+        });
+        worker.once("error", reject);
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const { port } = server.address() as AddressInfo;
-    return {
-        baseUrl: `http://127.0.0.1:${port}/`,
-        calls,
-        teams: () => Object.fromEntries([...teams.values()].map((t) => [t.slug, Object.fromEntries(members.get(t.id)!)])),
-        makeTeam: (slug, people) => {
-            const team = createTeam(slug, "Made by hand in GitHub", "secret");
-            Object.entries(people).forEach(([login, role]) => setMember(team, login, role));
-            byHand.add(slug);
-        },
-        addMember: (slug, login) => setMember(bySlug(slug)!, login, "member"),
-        madeByHand: () => [...byHand],
-        holdCreate: (slug) => {
-            let arrive = () => {};
-            let release = () => {};
-            const arrived = new Promise<void>((resolve) => (arrive = resolve));
-            holds.set(slug, { arrive, released: new Promise<void>((resolve) => (release = resolve)) });
-            return { arrived, release: () => release() };
-        },
-        // Keep-alive connections (a killed engine's orphaned provider) would hold close() open.
-        close: () => new Promise((resolve) => {
-            server.close(() => resolve());
-            server.closeAllConnections();
-        }),
+    worker.postMessage({ port: port2, signal }, [port2]);
+    await started;
+
+    const call = <K extends keyof Operations>(op: K, ...args: Parameters<Operations[K]>): Awaited<ReturnType<Operations[K]>> => {
+        Atomics.store(signal, 0, 0);
+        port1.postMessage({ op, args });
+        if (Atomics.wait(signal, 0, 0, 30_000) === "timed-out") throw new Error(`the GitHub stand-in did not answer ${op}`);
+        const answer = receiveMessageOnPort(port1)?.message as { value?: any; error?: string } | undefined;
+        if (answer === undefined || answer.error !== undefined) throw new Error(`the GitHub stand-in failed ${op}: ${answer?.error ?? "no answer"}`);
+        return answer.value;
     };
-}
-
-function pick(body: Record<string, unknown>, keys: string[]): Record<string, unknown> {
-    return Object.fromEntries(keys.filter((k) => body[k] !== undefined).map((k) => [k, body[k]]));
-}
-
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown> | undefined> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString();
-    return text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+    return {
+        calls: () => call("calls"),
+        memberships: () => call("memberships"),
+        teams: () => call("teams"),
+        makeTeam: (slug, members) => call("makeTeam", slug, members),
+        addMember: (slug, login) => call("addMember", slug, login),
+        madeByHand: () => call("madeByHand"),
+        addClientSecret: (secret) => call("addClientSecret", secret),
+        breakApi: (status) => call("breakApi", status ?? null),
+        holdCreate: (slug) => {
+            const arrived = new Promise<void>((resolve) => arrivals.set(slug, resolve));
+            call("holdCreate", slug);
+            return { arrived, release: () => call("release", slug) };
+        },
+        close: async () => {
+            call("close");
+            await worker.terminate();
+        },
+    };
 }

@@ -1,29 +1,53 @@
-// kubelogin as users run it, through the program's kubeconfigUser entry, with
-// its password grant standing in for the browser; and its token cache, which
-// the refresh and fault steps inspect to tell a silent refresh from a login.
+// kubelogin as people run it: the program's kubeconfigUser entry, unchanged
+// but for the person's browser and a token cache of their own; and that
+// cache, which the steps read to tell a silent refresh from a login.
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
+import type { Browser } from "./browser-standin";
+import type { Cluster } from "./control-plane";
+import type { GitHubPerson } from "./github-people";
 import { expectThat } from "./report";
 
-/** The kubeconfigUser entry unchanged except for kubelogin's password-grant flags. */
-export function withPasswordGrant(kubeconfigUser: string, username: string, password: string): Record<string, any> {
+export interface CachedTokens {
+    id_token: string;
+    refresh_token?: string;
+}
+
+/** One person's kubectl: their browser, their token cache. */
+export interface Session {
+    who: GitHubPerson;
+    /** Logs in through GitHub in the person's browser whenever kubelogin needs a login. */
+    kubeconfig: string;
+    /** The same token cache with nobody at the browser: it works only while a token or a refresh does. */
+    withoutLogin: string;
+    tokens(): CachedTokens;
+    /** Forgets the cached tokens: the next call logs in. */
+    logOut(): void;
+}
+
+/** The kubeconfigUser entry with `extra` kubelogin flags. */
+export function kubeloginUser(kubeconfigUser: string, ...extra: string[]): Record<string, any> {
     const user = parse(kubeconfigUser);
-    user.user.exec.args.push("--grant-type=password", `--username=${username}`, `--password=${password}`);
+    user.user.exec.args.push(...extra);
     return user;
 }
 
-function cacheDir(home: string): string {
-    return join(home, ".kube", "cache", "oidc-login");
-}
-
-export function clearTokenCache(home: string): void {
-    rmSync(cacheDir(home), { recursive: true, force: true });
+export function openSession(cluster: Cluster, kubeconfigUser: string, browser: Browser, cacheRoot: string, who: GitHubPerson, label = who.login): Session {
+    const cacheDir = join(cacheRoot, label);
+    const entry = (name: string, command: string) => cluster.kubeconfig(name, kubeloginUser(kubeconfigUser, `--browser-command=${command}`, `--token-cache-dir=${cacheDir}`));
+    return {
+        who,
+        kubeconfig: entry(`oidc-${label}`, browser.commandFor(who)),
+        withoutLogin: entry(`oidc-${label}-away`, browser.commandFor(who, "away")),
+        tokens: () => cachedTokens(cacheDir),
+        logOut: () => rmSync(cacheDir, { recursive: true, force: true }),
+    };
 }
 
 /** kubelogin's cached token set (its cache holds one entry per client setup). */
-export function cachedTokens(home: string): { id_token: string; refresh_token?: string } {
-    const entries = readdirSync(cacheDir(home)).filter((f) => !f.endsWith(".lock"));
-    expectThat(entries.length === 1, `expected one kubelogin cache entry, found ${entries.length}`);
-    return JSON.parse(readFileSync(join(cacheDir(home), entries[0]), "utf8"));
+export function cachedTokens(cacheDir: string): CachedTokens {
+    const entries = readdirSync(cacheDir).filter((f) => !f.endsWith(".lock"));
+    expectThat(entries.length === 1, `expected one kubelogin cache entry in ${cacheDir}, found ${entries.length}`);
+    return JSON.parse(readFileSync(join(cacheDir, entries[0]), "utf8"));
 }

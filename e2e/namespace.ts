@@ -1,14 +1,23 @@
 // The e2e and the engine benchmark run in private mount and network
-// namespaces: the issuers' names resolve to loopback, every port (Dex's 443,
-// kubelogin's 8000 and 18000) is the run's own, and nothing they start can
-// reach beyond loopback, however a program is configured.
+// namespaces: the issuers' names resolve to loopback, and so do GitHub's
+// (github.com, api.github.com, and an Enterprise Server's name) on an address
+// of their own; every port (Dex's 443, kubelogin's 8000 and 18000) is the
+// run's own, and nothing they start can reach beyond loopback, however a
+// program is configured. /etc is an overlay private to the namespace, so that
+// files a pod would have mounted (Dex's GitHub CA) can sit at their paths.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stackFileConfig } from "../test/support/stack";
 
 const INSIDE_NAMESPACE = "PLATFORM_AUTH_E2E_NAMESPACE";
+
+/** Where the GitHub stand-in listens; its names resolve here. */
+export const GITHUB_ADDRESS = "127.0.0.4";
+/** The GitHub Enterprise Server's name in the local runs. */
+export const GHES_HOST = "github.platform.lan";
+export const GITHUB_HOSTS = ["github.com", "api.github.com", GHES_HOST];
 
 /** dex.<domain> of every stack. */
 export function issuerHosts(): string[] {
@@ -21,14 +30,14 @@ export function insideNamespace(): boolean {
 
 /** Runs `script` again inside the namespaces; its exit status becomes this process's. Tools must be built before: inside, there is no network. */
 export function reexecInNamespace(script: string): void {
-    const hostsDir = mkdtempSync(join(tmpdir(), "platform-auth-hosts-"));
-    const hosts = join(hostsDir, "hosts");
-    writeFileSync(hosts, `${readFileSync("/etc/hosts", "utf8")}\n127.0.0.1 ${issuerHosts().join(" ")}\n`);
-    const result = spawnSync(
-        "unshare",
-        ["--mount", "--net", "--propagation", "private", "--", "sh", "-c", 'ip link set lo up && mount --bind "$1" /etc/hosts && shift && exec "$@"', "sh", hosts, process.execPath, script],
-        { env: { ...process.env, [INSIDE_NAMESPACE]: "1" }, stdio: "inherit" },
-    );
-    rmSync(hostsDir, { recursive: true, force: true });
+    const dir = mkdtempSync(join(tmpdir(), "platform-auth-etc-"));
+    const names = `\n127.0.0.1 ${issuerHosts().join(" ")}\n${GITHUB_ADDRESS} ${GITHUB_HOSTS.join(" ")}\n`;
+    // The overlay's upper layer lives on a tmpfs that goes with the namespace.
+    const setUp = 'ip link set lo up && mount -t tmpfs tmpfs "$1" && mkdir "$1/upper" "$1/work" && mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc && printf "%s" "$2" >> /etc/hosts && shift 2 && exec "$@"';
+    const result = spawnSync("unshare", ["--mount", "--net", "--propagation", "private", "--", "sh", "-c", setUp, "sh", dir, names, process.execPath, script], {
+        env: { ...process.env, [INSIDE_NAMESPACE]: "1" },
+        stdio: "inherit",
+    });
+    rmSync(dir, { recursive: true, force: true });
     process.exitCode = result.status ?? 1;
 }

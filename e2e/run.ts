@@ -16,11 +16,13 @@ import { readApiServerOidc } from "../talos/read";
 import { makeCa, makeLeaf, type KeyPair } from "../test/support/pki";
 import { REPO_ROOT, runStack, stackFileConfig, USER_KEYS } from "../test/support/stack";
 import { anonymousAccessStep, kubectlIn, makeClusterPki, startCluster } from "./control-plane";
-import { mallory, ned, nedMixed, runDex, type StaticUser } from "./dex";
+import { installBrowser } from "./browser-standin";
+import { runDex } from "./dex";
 import { copyProgram, makeEngine } from "./engine";
 import { startGitHubStandIn } from "./github";
-import { withPasswordGrant } from "./kubelogin";
-import { insideNamespace, issuerHosts, reexecInNamespace } from "./namespace";
+import { ALLOWED_TEAM_MEMBERS, oscar, PEOPLE, ned } from "./github-people";
+import { openSession } from "./kubelogin";
+import { GHES_HOST, insideNamespace, issuerHosts, reexecInNamespace } from "./namespace";
 import { killAllNow, stopAll } from "./processes";
 import { expectThat, Report } from "./report";
 import { adoptionSteps } from "./steps/adoption";
@@ -31,6 +33,7 @@ import type { EngineContext, ModeContext } from "./steps/context";
 import { configureStack, deployedDex, deploySteps, plainSecretRefusalStep, preflightRefusalStep, stackOutputs } from "./steps/deploy";
 import { dayTwoSteps } from "./steps/day-two";
 import { faultSteps } from "./steps/faults";
+import { gitHubLoginSteps, gitHubOutageSteps, teamRemovalStep } from "./steps/github-login";
 import { loginSteps, negativeSteps } from "./steps/login";
 import { refreshSteps } from "./steps/refresh";
 import { dexRightsStep, handAddedMemberSteps, killedUpSteps, preExistingTeamStep } from "./steps/teams";
@@ -54,6 +57,15 @@ const RUNS: Run[] = [
     { title: "local stack, Talos ≥1.14 (AuthenticationConfiguration)", stack: "local", talosVersion: "v1.14" },
     { title: "prod stack (publicly trusted issuer), Talos ≤1.13", stack: "prod" },
 ];
+
+/** ID tokens of 10 s; a refresh token unused for 30 s, or 90 s old, needs a new login (as pulumi config set --path keys). */
+const E2E_TOKEN_LIFETIMES = { "tokenLifetimes.idToken": "10s", "tokenLifetimes.refreshTokenIdle": "30s", "tokenLifetimes.refreshTokenAbsolute": "90s" };
+
+/** The stack file's teams, the e2e's people added to the first: the allowed team that readOnlyGroups binds. */
+function withPeople(stack: string): { slug: string; members: { username: string; role?: string }[] }[] {
+    const [allowed, ...others] = JSON.parse(stackFileConfig(stack)["platform-auth:githubTeams"]);
+    return [{ ...allowed, members: [...allowed.members, ...ALLOWED_TEAM_MEMBERS.map((p) => ({ username: p.login }))] }, ...others];
+}
 
 /** The issuer TLS of every stack, signed by one CA: mkcert's on local, "public" trust (SSL_CERT_FILE) on prod. */
 interface IssuerTls {
@@ -106,7 +118,7 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
     const home = mkdirP(join(runDir, "home"));
     const privateCa = stackFileConfig(run.stack)["platform-auth:issuerCaRequired"] === "true";
     // A publicly trusted issuer: the test CA stands in for the system roots of the apiserver and kubelogin.
-    const trust = privateCa ? {} : { SSL_CERT_FILE: tls.ca.certFile };
+    const trust: Record<string, string> = privateCa ? {} : { SSL_CERT_FILE: tls.ca.certFile };
     const env = { ...process.env, ...trust, PATH: [...tools.path, process.env.PATH].join(":"), HOME: home };
     const kubectl = kubectlIn(tools.kubectl, env);
     const userKeys: Record<string, string> = { ...USER_KEYS, ...(privateCa ? { issuerCaPem: tls.ca.certPem } : {}) };
@@ -132,18 +144,38 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
     const issuerUrl = expected.outputs.issuerUrl;
     const nodes: TalosNodes | undefined = privateCa ? startTalosNodes(tools, pki, cluster, minor, generatedConfig(tools, minor, operatorPatches(minor, issuerUrl), runDir), runDir) : undefined;
 
-    // 3. The real engine deploys the stack.
-    const github = await startGitHubStandIn(stackFileConfig(run.stack)["platform-auth:githubOrg"]);
+    // 3. The real engine deploys the stack. GitHub: the local runs' is an Enterprise Server with a
+    // private CA (which the operator's machine trusts, and Dex through githubCaPem); prod's is
+    // github.com, trusted like the prod issuer.
+    const enterprise = privateCa;
+    const githubCa = enterprise ? makeCa("GitHub Enterprise Server CA (e2e)") : tls.ca;
+    const github = await startGitHubStandIn({
+        org: stackFileConfig(run.stack)["platform-auth:githubOrg"],
+        ca: githubCa,
+        people: PEOPLE,
+        oauthApp: { clientId: userKeys.githubClientId, clientSecret: userKeys.githubClientSecret, callbackUrl: expected.outputs.githubOAuthApp.callbackUrl },
+    });
+    github.makeTeam("outsiders", { [oscar.login]: "member" });
     try {
         const engine = makeEngine(mkdirP(join(runDir, "engine")), [...tools.path, ...(nodes ? [nodes.bin] : [])], {
             KUBECONFIG: cluster.contextKubeconfig(`admin@${run.stack}`),
             GITHUB_TOKEN: "e2e-token",
+            SSL_CERT_FILE: githubCa.certFile,
             PLATFORM_AUTH_TALOS_GATE_SECONDS: "60",
         });
         const projectDir = copyProgram(REPO_ROOT, join(runDir, "program"), { [run.stack]: readFileSync(join(REPO_ROOT, `Pulumi.${run.stack}.yaml`), "utf8") });
         const ctx: EngineContext = { engine, projectDir, stack: run.stack, cluster, kubectl, kubectlBinary: tools.kubectl, github, report, runDir };
-        // The apiserver's address and CA as an operator sets them: the kubeconfig output becomes a whole file.
-        await configureStack(ctx, { ...userKeys, apiServerUrl: cluster.server, apiServerCaPem: pki.ca.certPem, "github:baseUrl": github.baseUrl, ...(run.talosVersion ? { talosVersion: run.talosVersion } : {}) });
+        await configureStack(ctx, {
+            ...userKeys,
+            // The apiserver's address and CA as an operator sets them: the kubeconfig output becomes a whole file.
+            apiServerUrl: cluster.server,
+            apiServerCaPem: pki.ca.certPem,
+            ...(enterprise ? { "github:baseUrl": `https://${GHES_HOST}/api/v3/`, githubCaPem: githubCa.certPem } : {}),
+            githubTeams: JSON.stringify(withPeople(run.stack)),
+            // Short lifetimes, so that refreshes, their failures and a removal's end of access come within a run.
+            ...E2E_TOKEN_LIFETIMES,
+            ...(run.talosVersion ? { talosVersion: run.talosVersion } : {}),
+        });
         // Without the Gateway API the preview stops before anything exists; then install it.
         if (withViolatingProgram) {
             await preflightRefusalStep(ctx);
@@ -176,16 +208,26 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
             kubeconfig: cluster.kubeconfig("dex", { name: "dex", user: { token: dexToken.stdout.trim() } }, "dex"),
             tlsCert: tls.leaf.certFile,
             tlsKey: tls.leaf.keyFile,
-            users: [ned, mallory, nedMixed],
             env: deployed.env,
+            files: deployed.files,
+            trust,
         }, runDir, tls.ca.certPem);
+        // People's browsers trust the issuer (mkcert installs its CA there) and their GitHub.
+        const browser = installBrowser(join(runDir, "browser"), [tls.ca.certPem, githubCa.certPem]);
         const context: ModeContext = {
-            outputs, cluster, pki, dex, kubectl, issuerCaPem: tls.ca.certPem, home, report,
-            oidcKubeconfig: (who: StaticUser, password = who.password) => cluster.kubeconfig(`oidc-${who.username}`, withPasswordGrant(outputs.kubeconfigUser, who.email, password)),
+            outputs, cluster, pki, dex, kubectl, issuerCaPem: tls.ca.certPem, home, report, browser, github,
+            githubForm: enterprise ? "GitHub Enterprise Server" : "github.com",
+            session: (who, label) => openSession(cluster, outputs.kubeconfigUser, browser, join(runDir, "token-caches"), who, label),
         };
         await loginSteps(context);
-        await negativeSteps(context);
+        await negativeSteps(context, runDir);
         await browserSteps(context, { kubectl: tools.kubectl, env, runDir });
+        // 14. Who gets in, as Dex's GitHub connector decides: on an Enterprise Server (the second run) and on github.com (prod).
+        const githubCases = run === RUNS[1] || !privateCa;
+        if (githubCases) {
+            await gitHubLoginSteps(context);
+            await gitHubOutageSteps(context);
+        }
         if (run === RUNS[0]) await dayTwoSteps(ctx, context);
         // 12. With Dex serving, the Talos nodes: each local run proves its share of the cases once.
         if (nodes) {
@@ -212,6 +254,7 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
             await preExistingTeamStep(ctx);
             await killedUpSteps(ctx);
         }
+        if (githubCases) await teamRemovalStep(ctx, context);
 
         // 10. And gone again.
         await destroySteps(ctx);

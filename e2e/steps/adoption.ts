@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { foreignManagers, MIGRATION_SECTION, programObjects, type ProgramObject } from "../../preflight/existing";
 import { stackFileConfig } from "../../test/support/stack";
-import { ned } from "../dex";
+import { ALLOWED_GROUP, ned } from "../github-people";
 import { run, waitFor } from "../processes";
 import { expectThat, firstLine } from "../report";
 import { onStack, type EngineContext } from "./context";
@@ -45,7 +45,7 @@ const MANUAL_SETUP = [
         kind: "ClusterRoleBinding",
         metadata: { name },
         roleRef: { apiGroup: RBAC, kind: "ClusterRole", name: role },
-        subjects: [{ apiGroup: RBAC, kind: "User", name: `oidc:${ned.email}` }],
+        subjects: [{ apiGroup: RBAC, kind: "User", name: `oidc:${ned.tokenEmail}` }],
     })),
 ];
 
@@ -59,7 +59,7 @@ export async function adoptionSteps(ctx: EngineContext): Promise<void> {
     writeFileSync(reviewFile, stringify({
         apiVersion: "authorization.k8s.io/v1",
         kind: "SubjectAccessReview",
-        spec: { user: `oidc:${ned.email}`, groups: [`oidc:${ned.groups[0]}`], resourceAttributes: { namespace: "dex", verb: "list", group: "dex.coreos.com", resource: "refreshtokens" } },
+        spec: { user: `oidc:${ned.tokenEmail}`, groups: [`oidc:${ALLOWED_GROUP}`], resourceAttributes: { namespace: "dex", verb: "list", group: "dex.coreos.com", resource: "refreshtokens" } },
     }));
     const mayReadDexTokens = async (expected: boolean) => {
         let allowed = !expected;
@@ -113,7 +113,7 @@ export async function adoptionSteps(ctx: EngineContext): Promise<void> {
 
     await report.check("3. manual setup: the OIDC user can no longer read Dex's tokens, and still reads the cluster", async () => {
         expectThat(!(await mayReadDexTokens(false)), "the OIDC user may still list refreshtokens.dex.coreos.com in namespace dex");
-        const pods = admin("auth", "can-i", "list", "pods", "-A", `--as=oidc:${ned.email}`).stdout.trim();
+        const pods = admin("auth", "can-i", "list", "pods", "-A", `--as=oidc:${ned.tokenEmail}`).stdout.trim();
         expectThat(pods === "yes", `can-i list pods says ${pods}`);
         return "refreshtokens.dex.coreos.com: no; pods: yes";
     });

@@ -2,8 +2,8 @@
 // flow (kubelogin's authorization code with PKCE, its redirect caught on
 // localhost:8000, or on 18000 when 8000 is taken), the token cache that spares
 // a second login, the device flow for sessions without a browser, and the
-// standalone kubeconfig file, all through Dex's own pages with a stand-in for
-// the person (../browser-standin.ts). Where the apiserver lowercases emails
+// standalone kubeconfig file, all through Dex and GitHub's sign-in form with a
+// stand-in for the person (../browser-standin.ts). Where the apiserver lowercases emails
 // (Talos ≥1.14), a mixed-case email too.
 import { spawn } from "node:child_process";
 import { writeFileSync, mkdirSync } from "node:fs";
@@ -12,8 +12,9 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { readKubeconfigFile } from "../../kubeconfig/read";
 import { readApiServerOidc } from "../../talos/read";
-import { installBrowser, type Visit } from "../browser-standin";
-import { jwtClaims, ned, nedMixed, type StaticUser } from "../dex";
+import type { Visit } from "../browser-standin";
+import { jwtClaims } from "../dex";
+import { ned, nedMixed, type GitHubPerson } from "../github-people";
 import { cachedTokens } from "../kubelogin";
 import { run, type CommandResult } from "../processes";
 import { expectThat } from "../report";
@@ -29,14 +30,13 @@ export interface BrowserStepTools {
 /** kubelogin's two loopback ports, in the order it tries them. */
 const PORTS = [8000, 18000];
 
-export async function browserSteps({ outputs, cluster, pki, issuerCaPem, report }: ModeContext, { kubectl, env, runDir }: BrowserStepTools): Promise<void> {
-    const browser = installBrowser(join(runDir, "browser"), issuerCaPem);
+export async function browserSteps({ outputs, cluster, pki, report, browser }: ModeContext, { kubectl, env, runDir }: BrowserStepTools): Promise<void> {
     let people = 0;
     /** A person at their own machine: their own HOME (so their own token cache), kubelogin on PATH, and the stand-in as default browser. */
-    const personAs = (who: StaticUser) => {
+    const personAs = (who: GitHubPerson) => {
         const home = join(runDir, `person-${++people}`);
         mkdirSync(home);
-        const personEnv = { ...env, ...browser.env({ login: who.email, password: who.password }), HOME: home, PATH: `${browser.dir}:${env.PATH}` };
+        const personEnv = { ...env, ...browser.env(who), HOME: home, PATH: `${browser.dir}:${env.PATH}` };
         return { home, env: personEnv, kubectl: (kubeconfig: string, ...args: string[]) => run(kubectl, ["--kubeconfig", kubeconfig, ...args], personEnv) };
     };
     /** The kubeconfigUser output with nothing added but the browser to open. */
@@ -73,7 +73,7 @@ export async function browserSteps({ outputs, cluster, pki, issuerCaPem, report 
             const blockers = await Promise.all(taken.map(listen));
             try {
                 const { visit, username } = login(index === 0 ? ned1 : personAs(ned), nedConfig);
-                expectThat(username === `oidc:${ned.email}`, `username ${username}`);
+                expectThat(username === `oidc:${ned.tokenEmail}`, `username ${username}`);
                 return `${username}: ${authCodeTrail(visit, port, outputs.kubectlClientId)}`;
             } finally {
                 await Promise.all(blockers.map(close));
@@ -95,7 +95,7 @@ export async function browserSteps({ outputs, cluster, pki, issuerCaPem, report 
         const result = await runReadingUrl(kubectl, ["--kubeconfig", config, "auth", "whoami", "-o", "json"], headlessNed.env, (url) => run(browser.command, [url], headlessNed.env).status === 0);
         const visit = newVisit(before);
         const username = whoami(result);
-        expectThat(username === `oidc:${ned.email}`, `username ${username}`);
+        expectThat(username === `oidc:${ned.tokenEmail}`, `username ${username}`);
         const verification = new URL(visit.opened);
         expectThat(verification.origin === outputs.issuerUrl && verification.searchParams.has("user_code"), `kubelogin printed ${visit.opened}`);
         expectThat(visit.pages.some((p) => p.form?.includes("user_code")), "Dex never showed the user code to confirm");
@@ -118,7 +118,7 @@ export async function browserSteps({ outputs, cluster, pki, issuerCaPem, report 
         const path = join(runDir, "standalone.kubeconfig");
         writeFileSync(path, outputs.kubeconfig!);
         const { visit, username } = login(personAs(ned), path);
-        expectThat(username === `oidc:${ned.email}`, `username ${username}`);
+        expectThat(username === `oidc:${ned.tokenEmail}`, `username ${username}`);
         return `context ${file.context}: ${username}, ${authCodeTrail(visit, PORTS[0], outputs.kubectlClientId)}`;
     });
 
@@ -126,8 +126,8 @@ export async function browserSteps({ outputs, cluster, pki, issuerCaPem, report 
         await report.check("4b. a mixed-case email maps to the lowercase oidc: user", () => {
             const person = personAs(nedMixed);
             const { username } = login(person, withBrowser("browser-ned-mixed"));
-            const email = jwtClaims(cachedTokens(person.home).id_token).email;
-            expectThat(email === nedMixed.email && username === `oidc:${nedMixed.email.toLowerCase()}`, `token email ${email}, username ${username}`);
+            const email = jwtClaims(cachedTokens(join(person.home, ".kube", "cache", "oidc-login")).id_token).email;
+            expectThat(email === nedMixed.tokenEmail && username === `oidc:${nedMixed.tokenEmail.toLowerCase()}`, `token email ${email}, username ${username}`);
             return `token email ${email}, username ${username}`;
         });
     }
@@ -141,7 +141,8 @@ function authCodeTrail(visit: Visit, port: number, clientId: string): string {
     const params = Object.fromEntries(auth?.searchParams ?? []);
     expectThat(params.client_id === clientId && params.redirect_uri === local, `the authorization request: ${auth}`);
     expectThat(params.code_challenge_method === "S256" && (params.code_challenge ?? "").length >= 43, `no PKCE in ${auth}`);
-    expectThat(visit.pages.some((p) => p.form?.includes("password")), "Dex never asked for the password");
+    const signIn = visit.pages.find((p) => p.form?.includes("password"));
+    expectThat(signIn !== undefined && new URL(signIn.url).pathname === "/login/oauth/authorize", `GitHub's sign-in form never asked for the password: ${trail(visit)}`);
     expectThat(!visit.pages.some((p) => p.form?.includes("approval")), "Dex showed its approval screen, which the config skips");
     const last = new URL(visit.pages[visit.pages.length - 1].url);
     expectThat(last.origin === local && last.searchParams.has("code"), `the code did not come back to ${local}: ${last}`);

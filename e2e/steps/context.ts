@@ -5,7 +5,10 @@ import type { Outputs } from "../../test/support/stack";
 import type { Engine } from "../engine";
 import type { GitHubStandIn } from "../github";
 import type { Cluster, Kubectl, Pki } from "../control-plane";
-import type { DexHandle, StaticUser } from "../dex";
+import type { Browser } from "../browser-standin";
+import type { DexHandle } from "../dex";
+import type { GitHubPerson } from "../github-people";
+import type { Session } from "../kubelogin";
 import type { Report } from "../report";
 
 /** One stack on the real engine: its copy of the program, the cluster it deploys to, and the GitHub stand-in. */
@@ -34,9 +37,38 @@ export interface ModeContext {
     /** kubelogin's HOME: its token cache lives below it. */
     home: string;
     report: Report;
-    /** A kubeconfig with the program's kubeconfigUser entry, logging in as `who` by password grant. */
-    oidcKubeconfig(who: StaticUser, password?: string): string;
+    /** The GitHub people log in to, and its record of the calls Dex made. */
+    github: GitHubStandIn;
+    /** Every person's browser in this run, and its record of their visits. */
+    browser: Browser;
+    /** Which GitHub people log in to: github.com, or the local runs' Enterprise Server. */
+    githubForm: "github.com" | "GitHub Enterprise Server";
+    /** `who` at kubectl with the program's kubeconfigUser entry and a token cache of their own (one per `label`). */
+    session(who: GitHubPerson, label?: string): Session;
 }
+
+/** A team as the stack config spells it. */
+export interface TeamConfig {
+    slug: string;
+    existing?: boolean;
+    members: { username: string; role?: string }[];
+}
+
+/** The stack's githubTeams as they are set now. */
+export async function configuredTeams(ctx: Pick<EngineContext, "engine" | "projectDir" | "stack">): Promise<TeamConfig[]> {
+    const get = await ctx.engine.pulumi(ctx.projectDir, ["config", "get", "githubTeams", "--stack", ctx.stack]);
+    if (get.status !== 0) throw new Error(`pulumi config get githubTeams failed: ${get.stderr}`);
+    return JSON.parse(get.stdout) as TeamConfig[];
+}
+
+/** A JSON text of nested records with every key sorted: GitHub lists members in its own order. */
+export function canonical(value: unknown): string {
+    const sort = (v: unknown): unknown => (v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, sort(x)])) : v);
+    return JSON.stringify(sort(value));
+}
+
+/** Sets the stack's githubTeams. */
+export const setTeams = (ctx: Pick<EngineContext, "engine" | "projectDir" | "stack">, teams: TeamConfig[]) => setConfig(ctx, "githubTeams", "--", JSON.stringify(teams));
 
 /** `pulumi <args>` on the run's stack, in its copy of the program, without prompts (`args` must not contain `--`). */
 export function onStack(ctx: Pick<EngineContext, "engine" | "projectDir" | "stack">, ...args: string[]): ReturnType<Engine["pulumi"]> {

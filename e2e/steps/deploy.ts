@@ -5,9 +5,9 @@ import { readDexConfig, type DexConfigFile } from "../../dex/read";
 import { readApiServerOidc } from "../../talos/read";
 import { programWarnings } from "../engine";
 import { reveal } from "../../test/support/resources";
-import { stackFileConfig, type Outputs, type StackRun } from "../../test/support/stack";
+import type { Outputs, StackRun } from "../../test/support/stack";
 import { expectThat, firstLine } from "../report";
-import { onStack, setConfig, type EngineContext } from "./context";
+import { canonical, configuredTeams, onStack, setConfig, type EngineContext } from "./context";
 
 /** The keys a user sets by hand, then the stand-ins' addresses; `pulumi config set` as the README says. */
 export async function configureStack(ctx: EngineContext, userKeys: Record<string, string>): Promise<void> {
@@ -18,7 +18,8 @@ export async function configureStack(ctx: EngineContext, userKeys: Record<string
     };
     await must(["stack", "init", stack, "--non-interactive"]);
     for (const [key, value] of Object.entries(userKeys)) {
-        await must(["config", "set", "--stack", stack, ...(key === "githubClientSecret" ? ["--secret"] : []), key, "--", value]);
+        // A dotted key sets one field of a structured value (tokenLifetimes.idToken).
+        await must(["config", "set", "--stack", stack, ...(key === "githubClientSecret" ? ["--secret"] : []), ...(key.includes(".") ? ["--path"] : []), key, "--", value]);
     }
 }
 
@@ -60,7 +61,7 @@ export async function plainSecretRefusalStep(ctx: EngineContext, secret: string)
 }
 
 export async function deploySteps(ctx: EngineContext, expected: StackRun): Promise<Outputs> {
-    const { stack, report, kubectl, cluster, github } = ctx;
+    const { report, kubectl, cluster, github } = ctx;
 
     await report.check("3. pulumi preview succeeds on the real engine", async () => {
         const preview = await onStack(ctx, "preview");
@@ -92,14 +93,14 @@ export async function deploySteps(ctx: EngineContext, expected: StackRun): Promi
         expectThat(missing.length === 0, `missing: ${missing.map((o) => `${o.kind}/${o.metadata.name}`).join(", ")}`);
         return `${objects.length} objects`;
     });
+    const configured = await configuredTeams(ctx);
     await report.check("3. the GitHub stand-in was asked for exactly the configured teams and members", () => {
-        const teams = github.teams();
-        const configured = JSON.parse(stackFileConfig(stack)["platform-auth:githubTeams"]) as { slug: string; members?: { username: string; role?: string }[] }[];
-        const wanted = Object.fromEntries(configured.map((t) => [t.slug, Object.fromEntries((t.members ?? []).map((m) => [m.username, m.role ?? "member"]))]));
-        expectThat(JSON.stringify(teams) === JSON.stringify(wanted), `teams ${JSON.stringify(teams)}, configured ${JSON.stringify(wanted)}`);
-        const unknown = github.calls.filter((c) => c.status === 404 && c.method !== "GET");
+        const teams = Object.fromEntries(Object.entries(github.teams()).filter(([slug]) => !github.madeByHand().includes(slug)));
+        const wanted = Object.fromEntries(configured.map((t) => [t.slug, Object.fromEntries(t.members.map((m) => [m.username, m.role ?? "member"]))]));
+        expectThat(canonical(teams) === canonical(wanted), `teams ${JSON.stringify(teams)}, configured ${JSON.stringify(wanted)}`);
+        const unknown = github.calls().filter((c) => c.status === 404 && c.method !== "GET");
         expectThat(unknown.length === 0, `calls the stand-in does not serve: ${unknown.map((c) => `${c.method} ${c.path}`).join(", ")}`);
-        return `${github.calls.length} calls: ${[...new Set(github.calls.map((c) => `${c.method} ${c.path.replace(/\d+/g, "{id}")}`))].join(", ")}`;
+        return `${github.calls().length} calls: ${[...new Set(github.calls().map((c) => `${c.method} ${c.path.replace(/\d+/g, "{id}")}`))].join(", ")}`;
     });
 
     const outputs = await stackOutputs(ctx);
@@ -125,21 +126,29 @@ export async function stackOutputs({ engine, projectDir, stack }: EngineContext)
     return JSON.parse(result.stdout) as Outputs;
 }
 
-/** Dex's config and the environment its pod gets, read back from the cluster's Secrets and Deployment. */
-export function deployedDex({ kubectl, cluster }: EngineContext): { config: DexConfigFile; env: Record<string, string> } {
+/** Dex's config, the environment its pod gets, and the files its Secret volumes mount, read back from the cluster's Secrets and Deployment. */
+export function deployedDex({ kubectl, cluster }: EngineContext): { config: DexConfigFile; env: Record<string, string>; files: Record<string, string> } {
     const get = (kind: string, name: string) => {
         const result = kubectl(cluster.adminKubeconfig, "get", kind, name, "-n", "dex", "-o", "json");
         if (result.status !== 0) throw new Error(`reading ${kind}/${name}: ${result.stderr}`);
         return JSON.parse(result.stdout);
     };
-    const decoded = (secret: string) => Object.fromEntries(Object.entries(get("secret", secret).data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
+    const decoded = (secret: string): Record<string, string> => Object.fromEntries(Object.entries(get("secret", secret).data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
     const config = readDexConfig(decoded("dex-config")["config.yaml"]);
-    const container = get("deployment", "dex").spec.template.spec.containers[0];
+    const pod = get("deployment", "dex").spec.template.spec;
+    const container = pod.containers[0];
     const env = Object.fromEntries(
         container.env.map((e: { name: string; value?: string; valueFrom?: { secretKeyRef: { name: string; key: string } } }) => [
             e.name,
             e.value ?? decoded(e.valueFrom!.secretKeyRef.name)[e.valueFrom!.secretKeyRef.key],
         ]),
     );
-    return { config, env };
+    const files: Record<string, string> = {};
+    for (const mount of container.volumeMounts as { name: string; mountPath: string }[]) {
+        const secret = pod.volumes.find((v: { name: string }) => v.name === mount.name)?.secret as { secretName: string; items?: { key: string; path: string }[] } | undefined;
+        if (secret === undefined) continue;
+        const data = decoded(secret.secretName);
+        for (const { key, path } of secret.items ?? Object.keys(data).map((k) => ({ key: k, path: k }))) files[`${mount.mountPath}/${path}`] = data[key];
+    }
+    return { config, env, files };
 }

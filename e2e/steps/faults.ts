@@ -3,17 +3,15 @@
 import { Agent, request, type AgentOptions } from "node:https";
 import { readFileSync } from "node:fs";
 import type { Cluster, Pki } from "../control-plane";
-import { ned } from "../dex";
-import { cachedTokens, clearTokenCache } from "../kubelogin";
+import { ned } from "../github-people";
 import { expectThat, firstLine, median } from "../report";
 import type { ModeContext } from "./context";
 
-export async function faultSteps({ cluster, pki, dex, kubectl, home, report, oidcKubeconfig }: ModeContext): Promise<void> {
-    await dex.restart("dex-restarted");
-    clearTokenCache(home);
-    const config = oidcKubeconfig(ned);
+export async function faultSteps({ cluster, pki, dex, kubectl, report, session }: ModeContext): Promise<void> {
+    const person = session(ned, "faults");
+    const config = person.kubeconfig;
     expectThat(kubectl(config, "get", "pods").status === 0, "a fresh login failed before the fault checks");
-    const token = cachedTokens(home).id_token;
+    const token = person.tokens().id_token;
     await dex.stop();
     await report.check("7. with Dex stopped, break-glass (admin client cert) still writes", () => {
         const created = kubectl(cluster.adminKubeconfig, "create", "configmap", "break-glass-probe", "-n", "default", "--from-literal=ok=yes");
@@ -23,7 +21,7 @@ export async function faultSteps({ cluster, pki, dex, kubectl, home, report, oid
     await report.check("7. with Dex stopped, OIDC reads keep working on a still-valid token", () => {
         const pods = kubectl(config, "get", "pods", "-n", "default");
         expectThat(pods.status === 0, pods.stderr);
-        expectThat(cachedTokens(home).id_token === token, "kubelogin fetched a new token, so Dex was not needed to be down");
+        expectThat(person.tokens().id_token === token, "kubelogin fetched a new token, so Dex was not needed to be down");
     });
 
     // 9. Performance, while the token is valid and the bindings exist.

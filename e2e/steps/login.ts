@@ -2,13 +2,16 @@
 // would, gets exactly the read-only access the program grants; tokens the
 // apiserver must not accept are refused.
 import { createSign, generateKeyPairSync } from "node:crypto";
-import { jwtClaims, mallory, ned, passwordGrantToken } from "../dex";
+import { join } from "node:path";
+import { jwtClaims } from "../dex";
+import { ALLOWED_GROUP, ned } from "../github-people";
+import { cachedTokens, kubeloginUser } from "../kubelogin";
 import { waitFor } from "../processes";
 import { expectThat, firstLine } from "../report";
 import type { ModeContext } from "./context";
 
-export async function loginSteps({ cluster, kubectl, report, oidcKubeconfig }: ModeContext): Promise<void> {
-    const config = oidcKubeconfig(ned);
+export async function loginSteps({ cluster, kubectl, report, session }: ModeContext): Promise<void> {
+    const config = session(ned).kubeconfig;
     // The apiserver fetches the issuer's discovery document in the background; until then it refuses every token.
     await waitFor("the apiserver to accept OIDC tokens", () => (kubectl(config, "auth", "whoami", "-o", "json").status === 0 ? true : undefined), 90_000, cluster.apiServer).catch((error) => {
         throw new Error(`${error.message}\n${kubectl(config, "auth", "whoami").stderr}`);
@@ -18,8 +21,8 @@ export async function loginSteps({ cluster, kubectl, report, oidcKubeconfig }: M
         const whoami = kubectl(config, "auth", "whoami", "-o", "json");
         expectThat(whoami.status === 0, whoami.stderr);
         const info = JSON.parse(whoami.stdout).status.userInfo;
-        expectThat(info.username === `oidc:${ned.email}`, `username ${info.username}`);
-        expectThat(info.groups.includes("oidc:devantler-tech:platform"), `groups ${info.groups}`);
+        expectThat(info.username === `oidc:${ned.tokenEmail}`, `username ${info.username}`);
+        expectThat(info.groups.includes(`oidc:${ALLOWED_GROUP}`), `groups ${info.groups}`);
         return `Username ${info.username}, Groups [${info.groups.join(" ")}]`;
     });
     const matrix: [string, string[], "yes" | "no"][] = [
@@ -53,37 +56,36 @@ export async function loginSteps({ cluster, kubectl, report, oidcKubeconfig }: M
     });
 }
 
-export async function negativeSteps({ outputs, cluster, kubectl, issuerCaPem, report, oidcKubeconfig }: ModeContext): Promise<void> {
+export async function negativeSteps({ outputs, cluster, kubectl, report, browser, session }: ModeContext, runDir: string): Promise<void> {
     const { issuerUrl: issuer, kubectlClientId: clientId, apiServerAudience } = outputs;
     const withToken = (name: string, token: string) => cluster.kubeconfig(`token-${name}`, { name, user: { token } });
-    const expectUnauthorized = (name: string, token: string) => {
-        const result = kubectl(withToken(name, token), "get", "pods");
+    const expectUnauthorized = (config: string) => {
+        const result = kubectl(config, "get", "pods");
         expectThat(result.status !== 0 && /Unauthorized/.test(result.stderr), `not refused: ${result.stdout}${result.stderr}`);
         return firstLine(result.stderr);
     };
 
-    const malloryConfig = oidcKubeconfig(mallory);
-    await report.check("5. an identity outside the bound users and groups is Forbidden on reads", () => {
-        const whoami = JSON.parse(kubectl(malloryConfig, "auth", "whoami", "-o", "json").stdout).status.userInfo.username;
-        const result = kubectl(malloryConfig, "get", "pods");
-        expectThat(result.status !== 0 && /forbidden/i.test(result.stderr), `${result.stdout}${result.stderr}`);
-        return `${whoami}: ${firstLine(result.stderr)}`;
+    // kubelogin as configured, less the scope that asks Dex for the apiserver's audience.
+    await report.check("5. a Dex token without the apiserver's audience is Unauthorized", () => {
+        const audienceScope = `--oidc-extra-scope=audience:server:client_id:${apiServerAudience}`;
+        const user = kubeloginUser(outputs.kubeconfigUser);
+        expectThat(user.user.exec.args.includes(audienceScope), `the kubeconfigUser entry does not ask for ${audienceScope}`);
+        user.user.exec.args = user.user.exec.args.filter((a: string) => a !== audienceScope);
+        const cacheDir = join(runDir, "token-caches", "no-audience");
+        user.user.exec.args.push(`--browser-command=${browser.commandFor(ned)}`, `--token-cache-dir=${cacheDir}`);
+        const refused = expectUnauthorized(cluster.kubeconfig("no-audience", user));
+        const aud = jwtClaims(cachedTokens(cacheDir).id_token).aud;
+        expectThat(![aud].flat().includes(apiServerAudience), `the token has the audience anyway: ${JSON.stringify(aud)}`);
+        return `aud ${JSON.stringify(aud)}: ${refused}`;
     });
-    // Straight from Dex, because kubelogin always asks for the audience scope the program configures.
-    const scopes = ["openid", "email", "groups"];
-    await report.check("5. a Dex token without the apiserver's audience is Unauthorized", async () => {
-        const token = await passwordGrantToken(issuer, issuerCaPem, clientId, ned, scopes);
-        return `aud ${JSON.stringify(jwtClaims(token).aud)}: ${expectUnauthorized("no-audience", token)}`;
+    await report.check("5. (control) the same login with the audience scope, as configured, carries the apiserver's audience", () => {
+        const aud = jwtClaims(session(ned).tokens().id_token).aud;
+        expectThat([aud].flat().includes(apiServerAudience), `aud ${JSON.stringify(aud)}`);
+        return `aud ${JSON.stringify(aud)}`;
     });
-    await report.check("5. (control) the same grant with the audience scope is accepted", async () => {
-        const token = await passwordGrantToken(issuer, issuerCaPem, clientId, ned, [...scopes, `audience:server:client_id:${apiServerAudience}`]);
-        const result = kubectl(withToken("with-audience", token), "get", "pods");
-        expectThat(result.status === 0, result.stderr);
-        return `aud ${JSON.stringify(jwtClaims(token).aud)}`;
-    });
-    const claims = { aud: [apiServerAudience, clientId], email: ned.email, email_verified: true, groups: ned.groups, sub: "forged" };
-    await report.check("5. a token from another issuer is Unauthorized", () => expectUnauthorized("other-issuer", forgeJwt({ ...claims, iss: "https://dex.elsewhere.lan" })));
-    await report.check("5. a token claiming our issuer but signed by another key is Unauthorized", () => expectUnauthorized("forged", forgeJwt({ ...claims, iss: issuer })));
+    const claims = { aud: [apiServerAudience, clientId], email: ned.tokenEmail, email_verified: true, groups: [ALLOWED_GROUP], sub: "forged" };
+    await report.check("5. a token from another issuer is Unauthorized", () => expectUnauthorized(withToken("other-issuer", forgeJwt({ ...claims, iss: "https://dex.elsewhere.lan" }))));
+    await report.check("5. a token claiming our issuer but signed by another key is Unauthorized", () => expectUnauthorized(withToken("forged", forgeJwt({ ...claims, iss: issuer }))));
 }
 
 /** A well-formed RS256 ID token signed by a key Dex never had. */

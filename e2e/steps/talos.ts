@@ -9,6 +9,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { readApiServerOidc } from "../../talos/read";
+import type { GitHubPerson } from "../github-people";
 import { expectThat } from "../report";
 import type { TalosNodes } from "../talos-nodes";
 import { onStack, setConfig, type EngineContext, type ModeContext } from "./context";
@@ -96,15 +97,15 @@ export async function talosFirstApplySteps(ctx: EngineContext, nodes: TalosNodes
 }
 
 /** A person's token, from Dex through kubelogin, authenticates at each node's own apiserver: what the rollout put there works. */
-export async function talosLoginStep(ctx: EngineContext, mode: ModeContext, nodes: TalosNodes, who: Parameters<ModeContext["oidcKubeconfig"]>[0]): Promise<void> {
-    await ctx.report.check(`12. ${who.email} logs in at each node's own apiserver, started from its merged machine config`, () => {
-        const kubeconfig = mode.oidcKubeconfig(who);
+export async function talosLoginStep(ctx: EngineContext, mode: ModeContext, nodes: TalosNodes, who: GitHubPerson): Promise<void> {
+    await ctx.report.check(`12. ${who.login} logs in at each node's own apiserver, started from its merged machine config`, () => {
+        const kubeconfig = mode.session(who).kubeconfig;
         const users = nodes.nodes.map((node) => {
             const whoami = mode.kubectl(kubeconfig, "--server", `https://${node.address}:6443`, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}");
             expectThat(whoami.status === 0, `${node.address}: ${whoami.stderr}`);
             return `${node.address}: ${whoami.stdout}`;
         });
-        expectThat(users.every((u) => u.endsWith(`oidc:${who.email.toLowerCase()}`)), users.join(", "));
+        expectThat(users.every((u) => u.endsWith(`oidc:${who.tokenEmail.toLowerCase()}`)), users.join(", "));
         return users.join(", ");
     });
 }

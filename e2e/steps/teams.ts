@@ -5,20 +5,8 @@
 // created a team converges with the README's commands. And Dex itself holds
 // no cluster-scoped right.
 import { spawn, spawnSync } from "node:child_process";
-import { stackFileConfig } from "../../test/support/stack";
 import { expectThat } from "../report";
-import { onStack, setConfig, type EngineContext } from "./context";
-
-/** A team as the stack file spells it. */
-interface TeamConfig {
-    slug: string;
-    existing?: boolean;
-    members: { username: string; role?: string }[];
-}
-
-const stackTeams = (stack: string): TeamConfig[] => JSON.parse(stackFileConfig(stack)["platform-auth:githubTeams"]);
-
-const setTeams = (ctx: EngineContext, teams: TeamConfig[]) => setConfig(ctx, "githubTeams", "--", JSON.stringify(teams));
+import { canonical, configuredTeams, onStack, setTeams, type EngineContext } from "./context";
 
 export async function dexRightsStep(ctx: EngineContext): Promise<void> {
     await ctx.report.check("13. Dex runs with namespaced rights only: its ServiceAccount cannot create CRDs or write anything cluster-wide, and its CRDs are the program's", () => {
@@ -34,7 +22,7 @@ export async function dexRightsStep(ctx: EngineContext): Promise<void> {
 
 /** Someone added in GitHub's web UI shows in the drift preview, and the next `up --refresh` removes them. */
 export async function handAddedMemberSteps(ctx: EngineContext): Promise<void> {
-    const [team] = stackTeams(ctx.stack);
+    const [team] = await configuredTeams(ctx);
     ctx.github.addMember(team.slug, "added-by-hand");
     await ctx.report.check(`13. someone added to ${team.slug} in GitHub's web UI shows as a change in the drift preview (preview --refresh)`, async () => {
         const preview = await onStack(ctx, "preview", "--refresh", "--diff");
@@ -51,7 +39,7 @@ export async function handAddedMemberSteps(ctx: EngineContext): Promise<void> {
         expectThat(up.status === 0, up.stdout + up.stderr);
         const members = ctx.github.teams()[team.slug];
         const wanted = Object.fromEntries(team.members.map((m) => [m.username, m.role ?? "member"]));
-        expectThat(JSON.stringify(members) === JSON.stringify(wanted), `members ${JSON.stringify(members)}, configured ${JSON.stringify(wanted)}`);
+        expectThat(canonical(members) === canonical(wanted), `members ${JSON.stringify(members)}, configured ${JSON.stringify(wanted)}`);
         return JSON.stringify(members);
     });
 }
@@ -59,9 +47,9 @@ export async function handAddedMemberSteps(ctx: EngineContext): Promise<void> {
 /** A team made by hand before the stack, marked `existing`: adopted without a create, its membership made the stack's. */
 export async function preExistingTeamStep(ctx: EngineContext): Promise<void> {
     ctx.github.makeTeam("sre", { "old-hand": "maintainer" });
-    const teams = [...stackTeams(ctx.stack), { slug: "sre", existing: true, members: [{ username: "devantler", role: "maintainer" }] }];
+    const teams = [...(await configuredTeams(ctx)), { slug: "sre", existing: true, members: [{ username: "devantler", role: "maintainer" }] }];
     await setTeams(ctx, teams);
-    const creates = () => ctx.github.calls.filter((c) => c.method === "POST" && c.path.endsWith("/teams") && c.body?.name === "sre").length;
+    const creates = () => ctx.github.calls().filter((c) => c.method === "POST" && c.path.endsWith("/teams") && c.body?.name === "sre").length;
     const up = await onStack(ctx, "up", "--yes", "--skip-preview");
     await ctx.report.check("13. a team made by hand before the stack, marked existing, is adopted (never created) and its members become the configured ones", () => {
         expectThat(up.status === 0, up.stdout + up.stderr);
@@ -78,8 +66,7 @@ export async function preExistingTeamStep(ctx: EngineContext): Promise<void> {
  * for it again (GitHub would refuse: "Name must be unique").
  */
 export async function killedUpSteps(ctx: EngineContext): Promise<void> {
-    const current = JSON.parse((await ctx.engine.pulumi(ctx.projectDir, ["config", "get", "githubTeams", "--stack", ctx.stack])).stdout || "[]") as TeamConfig[];
-    await setTeams(ctx, [...current, { slug: "oncall", members: [{ username: "devantler", role: "member" }] }]);
+    await setTeams(ctx, [...(await configuredTeams(ctx)), { slug: "oncall", members: [{ username: "devantler", role: "member" }] }]);
     const hold = ctx.github.holdCreate("oncall");
     const engine = spawn("pulumi", ["up", "--yes", "--skip-preview", "--stack", ctx.stack, "--non-interactive"], { cwd: ctx.projectDir, env: ctx.engine.env, detached: true, stdio: "ignore" });
     await Promise.race([hold.arrived, new Promise((_, reject) => setTimeout(() => reject(new Error("the team was never created")), 120_000))]);
@@ -103,7 +90,7 @@ export async function killedUpSteps(ctx: EngineContext): Promise<void> {
         expectThat(next.status === 0, next.stdout + next.stderr);
         const warning = (next.stdout + next.stderr).split("\n").find((l) => l.includes('team "oncall" exists in GitHub as this stack creates it, but its last deployment did not record it'));
         expectThat(warning !== undefined, "the adoption was not said");
-        const creates = ctx.github.calls.filter((c) => c.method === "POST" && c.body?.name === "oncall");
+        const creates = ctx.github.calls().filter((c) => c.method === "POST" && c.body?.name === "oncall");
         expectThat(creates.length === 1, `${creates.length} creates of oncall`);
         expectThat(JSON.stringify(ctx.github.teams().oncall) === JSON.stringify({ devantler: "member" }), JSON.stringify(ctx.github.teams()));
         return `${warning!.trim().slice(0, 160)}…; members ${JSON.stringify(ctx.github.teams().oncall)}`;

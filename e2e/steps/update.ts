@@ -54,11 +54,14 @@ async function rolledUpdate(ctx: EngineContext, what: string, configArgs: string
 }
 
 export async function rotationSteps(ctx: EngineContext, rotatedSecret: string): Promise<void> {
+    // As the app's owner does first: a new client secret in GitHub (the old one stays valid until deleted).
+    ctx.github.addClientSecret(rotatedSecret);
     await rolledUpdate(ctx, "rotating githubClientSecret", ["--secret", "githubClientSecret", "--", rotatedSecret], ({ env }) =>
         env.GITHUB_CLIENT_SECRET === rotatedSecret ? undefined : "the GITHUB_CLIENT_SECRET the pod reads is not the rotated secret",
     );
-    await rolledUpdate(ctx, "changing the ID token lifetime", ["--path", "tokenLifetimes.idToken", "30m"], ({ config }) =>
-        config.expiry.idTokens === "30m" ? undefined : `Dex's config says idTokens ${config.expiry.idTokens}`,
+    // A lifetime still short enough for the run's later refresh steps.
+    await rolledUpdate(ctx, "changing the ID token lifetime", ["--path", "tokenLifetimes.idToken", "12s"], ({ config }) =>
+        config.expiry.idTokens === "12s" ? undefined : `Dex's config says idTokens ${config.expiry.idTokens}`,
     );
 }
 
