@@ -45,6 +45,17 @@ export function openSession(cluster: Cluster, kubeconfigUser: string, browser: B
     };
 }
 
+/**
+ * That a kubectl call through `Session.withoutLogin` failed because kubelogin
+ * needed a new login (it ran the browser, where nobody was), not for another
+ * reason; returns that, for the report.
+ */
+export function expectLoginAsked(result: { status: number; stderr: string }): string {
+    expectThat(result.status !== 0, "kubectl worked without a new login");
+    expectThat(/could not open the browser/.test(result.stderr), `kubectl failed, but not by asking for a login: ${result.stderr}`);
+    return "kubelogin asked for a new login (nobody at the browser)";
+}
+
 /** kubelogin's cached token set (its cache holds one entry per client setup). */
 export function cachedTokens(cacheDir: string): CachedTokens {
     const entries = readdirSync(cacheDir).filter((f) => !f.endsWith(".lock"));

@@ -15,8 +15,9 @@ import { stackFileConfig } from "../../test/support/stack";
 import { jwtClaims } from "../dex";
 import { runAsync } from "../engine";
 import { ned, paige } from "../github-people";
+import { expectLoginAsked } from "../kubelogin";
 import { run, sleep, start, stop, waitFor } from "../processes";
-import { expectThat, firstLine } from "../report";
+import { expectThat } from "../report";
 import type { EngineContext, ModeContext } from "./context";
 import { deployedDex } from "./deploy";
 
@@ -168,6 +169,8 @@ async function restartApiServer({ cluster, kubectl, runDir }: EngineContext, lab
     // The later steps wait on the cluster's apiserver: from now on it is this process.
     cluster.apiServer = start(label, binary, args, runDir);
     await waitFor(`${label} /readyz`, () => (kubectl(cluster.adminKubeconfig, "get", "--raw", "/readyz").stdout === "ok" ? true : undefined), 120_000, cluster.apiServer);
+    // Ready is not yet serving custom resources: until their storage is initialized, Dex's reads get 429.
+    await waitFor(`${label} serving Dex's storage`, () => (kubectl(cluster.adminKubeconfig, "get", "connectors.dex.coreos.com", "-n", "dex").status === 0 ? true : undefined), 60_000, cluster.apiServer);
 }
 
 async function revokeSteps(ctx: EngineContext, mode: ModeContext, user: UserMachine): Promise<void> {
@@ -200,9 +203,7 @@ async function revokeSteps(ctx: EngineContext, mode: ModeContext, user: UserMach
     await sleep(Math.max(0, expiry - Date.now()) + 1000);
     const [revoked, other] = sessions;
     await report.check("11. after revoke, the user's next silent refresh fails", () => {
-        const result = mode.kubectl(revoked.session.withoutLogin, "get", "pods");
-        expectThat(result.status !== 0, "kubectl still worked after the revoke");
-        return firstLine(result.stderr);
+        return expectLoginAsked(mode.kubectl(revoked.session.withoutLogin, "get", "pods"));
     });
     await report.check("11. after revoke, another user's silent refresh keeps working", () => {
         const result = mode.kubectl(other.session.withoutLogin, "auth", "whoami");
