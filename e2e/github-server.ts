@@ -31,8 +31,8 @@ const PER_PAGE = 30;
 /** What the main thread may ask of the server, by name (github.ts). */
 export type Operations = ReturnType<typeof serve> extends Promise<infer T> ? T : never;
 
-async function serve({ org, ca, people, oauthApp }: GitHubStandInOptions, onArrived: (slug: string) => void) {
-    const tls = makeLeaf(ca, "github", "/CN=github", GITHUB_HOSTS.map((h) => `DNS:${h}`).join(","));
+async function serve({ org, ca, people, oauthApp, listen = { address: GITHUB_ADDRESS, port: 443, hosts: GITHUB_HOSTS } }: GitHubStandInOptions, onArrived: (slug: string) => void) {
+    const tls = makeLeaf(ca, "github", "/CN=github", listen.hosts.map((h) => `DNS:${h}`).join(","));
     const orgId = 4242;
     const teams = new Map<number, Team>();
     const members = new Map<number, Map<string, string>>();
@@ -186,7 +186,7 @@ async function serve({ org, ca, people, oauthApp }: GitHubStandInOptions, onArri
         const isJson = (req.headers["content-type"] ?? "").includes("json");
         const body = text && isJson ? (JSON.parse(text) as Record<string, any>) : undefined;
         const form = text && !isJson ? Object.fromEntries(new URLSearchParams(text)) : {};
-        const host = req.headers.host ?? GITHUB_ADDRESS;
+        const host = req.headers.host ?? listen.address;
         const url = new URL(req.url ?? "/", `https://${host}`);
         const bearer = /^(?:Bearer|token) (.+)$/i.exec(req.headers.authorization ?? "")?.[1];
         const session = bearer === undefined ? undefined : tokens.get(bearer);
@@ -209,7 +209,7 @@ async function serve({ org, ca, people, oauthApp }: GitHubStandInOptions, onArri
     });
     await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
-        server.listen(443, GITHUB_ADDRESS, resolve);
+        server.listen(listen.port, listen.address, resolve);
     });
     return {
         calls: () => calls,

@@ -49,6 +49,8 @@ export interface GitHubStandInOptions {
     people: GitHubPerson[];
     /** The OAuth app registered for Dex: its client ID and secret, and the callback URL it was registered with. */
     oauthApp: { clientId: string; clientSecret: string; callbackUrl: string };
+    /** Where it listens and the names its certificate carries; GITHUB_ADDRESS:443 and GITHUB_HOSTS unless given. */
+    listen?: { address: string; port: number; hosts: string[] };
 }
 
 export interface GitHubStandIn {

@@ -28,13 +28,32 @@ export function insideNamespace(): boolean {
     return process.env[INSIDE_NAMESPACE] === "1";
 }
 
-/** Runs `script` again inside the namespaces; its exit status becomes this process's. Tools must be built before: inside, there is no network. */
-export function reexecInNamespace(script: string): void {
+/** Who shares the namespaces' view: the e2e's own network with loopback only, or the machine's, which the sandbox shares with the person's browser. */
+export interface NamespaceOptions {
+    privateNetwork: boolean;
+    /** `/etc/hosts` lines added inside. */
+    hosts: string[];
+    /** Arguments for the script inside. */
+    args?: string[];
+}
+
+const e2eNamespace = (): NamespaceOptions => ({
+    privateNetwork: true,
+    hosts: [`127.0.0.1 ${issuerHosts().join(" ")}`, `${GITHUB_ADDRESS} ${GITHUB_HOSTS.join(" ")}`],
+});
+
+/**
+ * Runs `script` again inside the namespaces; its exit status becomes this
+ * process's. Tools must be built before: inside a private network there is
+ * no network.
+ */
+export function reexecInNamespace(script: string, options: NamespaceOptions = e2eNamespace()): void {
     const dir = mkdtempSync(join(tmpdir(), "platform-auth-etc-"));
-    const names = `\n127.0.0.1 ${issuerHosts().join(" ")}\n${GITHUB_ADDRESS} ${GITHUB_HOSTS.join(" ")}\n`;
+    const names = `\n${options.hosts.join("\n")}\n`;
     // The overlay's upper layer lives on a tmpfs that goes with the namespace.
-    const setUp = 'ip link set lo up && mount -t tmpfs tmpfs "$1" && mkdir "$1/upper" "$1/work" && mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc && printf "%s" "$2" >> /etc/hosts && shift 2 && exec "$@"';
-    const result = spawnSync("unshare", ["--mount", "--net", "--propagation", "private", "--", "sh", "-c", setUp, "sh", dir, names, process.execPath, script], {
+    const setUp = `${options.privateNetwork ? "ip link set lo up && " : ""}mount -t tmpfs tmpfs "$1" && mkdir "$1/upper" "$1/work" && mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc && printf "%s" "$2" >> /etc/hosts && shift 2 && exec "$@"`;
+    const unshare = ["--mount", ...(options.privateNetwork ? ["--net"] : []), "--propagation", "private"];
+    const result = spawnSync("unshare", [...unshare, "--", "sh", "-c", setUp, "sh", dir, names, process.execPath, script, ...(options.args ?? [])], {
         env: { ...process.env, [INSIDE_NAMESPACE]: "1" },
         stdio: "inherit",
     });

@@ -15,12 +15,10 @@ import { join } from "node:path";
 import { readApiServerOidc } from "../talos/read";
 import { makeCa, makeLeaf, type KeyPair } from "../test/support/pki";
 import { REPO_ROOT, runStack, stackFileConfig, USER_KEYS } from "../test/support/stack";
-import { anonymousAccessStep, kubectlIn, makeClusterPki, startCluster } from "./control-plane";
+import { anonymousAccessStep, kubectlIn } from "./control-plane";
 import { installBrowser } from "./browser-standin";
-import { runDex } from "./dex";
 import { copyProgram, makeEngine } from "./engine";
-import { startGitHubStandIn } from "./github";
-import { ALLOWED_TEAM_MEMBERS, oscar, PEOPLE, ned } from "./github-people";
+import { ALLOWED_TEAM_MEMBERS, ned } from "./github-people";
 import { openSession } from "./kubelogin";
 import { GHES_HOST, insideNamespace, issuerHosts, reexecInNamespace } from "./namespace";
 import { killAllNow, stopAll } from "./processes";
@@ -30,7 +28,7 @@ import { admissionSteps } from "./steps/admission";
 import { artifactSteps } from "./steps/artifacts";
 import { browserSteps } from "./steps/browser";
 import type { EngineContext, ModeContext } from "./steps/context";
-import { configureStack, deployedDex, deploySteps, plainSecretRefusalStep, preflightRefusalStep, stackOutputs } from "./steps/deploy";
+import { configureStack, deploySteps, plainSecretRefusalStep, preflightRefusalStep, stackOutputs } from "./steps/deploy";
 import { dayTwoSteps } from "./steps/day-two";
 import { faultSteps } from "./steps/faults";
 import { gitHubLoginSteps, gitHubOutageSteps, teamRemovalStep } from "./steps/github-login";
@@ -39,10 +37,10 @@ import { refreshSteps } from "./steps/refresh";
 import { dexRightsStep, handAddedMemberSteps, killedUpSteps, preExistingTeamStep } from "./steps/teams";
 import { destroySteps, noOpPreviewStep, policySteps, rotationSteps } from "./steps/update";
 import { talosDestroyedStep, talosDriftSteps, talosFirstApplySteps, talosLoginStep, talosMigrationSteps, talosUpdateSteps, operatorPatches } from "./steps/talos";
-import { apiServerAuthFlags, mergedMachineConfig } from "./talos-node";
 import { generatedConfig, startTalosNodes, type TalosNodes } from "./talos-nodes";
 import { buildTools, type Tools } from "./tools";
 import { installGatewayApi, startWorkloadRuntime } from "./workloads";
+import { operatorKeys, startControlPlane, startDeployedDex, startGitHub } from "./world";
 
 
 interface Run {
@@ -126,11 +124,7 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
 
     // 2. The control plane, configured from the stack's patch (step 3 checks the real engine renders the same).
     const expected = await runStack(run.stack, userKeys, overrides);
-    const pki = makeClusterPki(makeCa("e2e cluster CA", mkdirP(join(runDir, "pki"))));
-    // The stacks pin v1.13 or v1.14; each patch form goes through its own minor's config library.
-    const minor = expected.outputs.talosPatchMode === "authenticationConfig" ? "1.14" : "1.13";
-    const machineConfig = mergedMachineConfig(tools, minor, expected.outputs.talosPatch, runDir);
-    const cluster = await startCluster(tools, pki, apiServerAuthFlags(machineConfig, runDir), runDir, trust);
+    const { cluster, pki, minor } = await startControlPlane(tools, expected, runDir, trust);
     await report.check(`2. kube-apiserver runs with the authentication settings of the Talos ${minor} machine config the patch merges into`, () => {
         const flags = cluster.apiServer.process.spawnargs.filter((a) => /^--(oidc-|authentication-config)/.test(a));
         const issuer = readApiServerOidc(expected.outputs.talosPatch)[0].issuerUrl;
@@ -149,13 +143,7 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
     // github.com, trusted like the prod issuer.
     const enterprise = privateCa;
     const githubCa = enterprise ? makeCa("GitHub Enterprise Server CA (e2e)") : tls.ca;
-    const github = await startGitHubStandIn({
-        org: stackFileConfig(run.stack)["platform-auth:githubOrg"],
-        ca: githubCa,
-        people: PEOPLE,
-        oauthApp: { clientId: userKeys.githubClientId, clientSecret: userKeys.githubClientSecret, callbackUrl: expected.outputs.githubOAuthApp.callbackUrl },
-    });
-    github.makeTeam("outsiders", { [oscar.login]: "member" });
+    const github = await startGitHub(stackFileConfig(run.stack)["platform-auth:githubOrg"], githubCa, expected.outputs.githubOAuthApp.callbackUrl);
     try {
         const engine = makeEngine(mkdirP(join(runDir, "engine")), [...tools.path, ...(nodes ? [nodes.bin] : [])], {
             KUBECONFIG: cluster.contextKubeconfig(`admin@${run.stack}`),
@@ -167,10 +155,7 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
         const ctx: EngineContext = { engine, projectDir, stack: run.stack, cluster, kubectl, kubectlBinary: tools.kubectl, github, report, runDir };
         await configureStack(ctx, {
             ...userKeys,
-            // The apiserver's address and CA as an operator sets them: the kubeconfig output becomes a whole file.
-            apiServerUrl: cluster.server,
-            apiServerCaPem: pki.ca.certPem,
-            ...(enterprise ? { "github:baseUrl": `https://${GHES_HOST}/api/v3/`, githubCaPem: githubCa.certPem } : {}),
+            ...operatorKeys(cluster, pki, enterprise ? { baseUrl: `https://${GHES_HOST}/api/v3/`, caPem: githubCa.certPem } : undefined),
             githubTeams: JSON.stringify(withPeople(run.stack)),
             // Short lifetimes, so that refreshes, their failures and a removal's end of access come within a run.
             ...E2E_TOKEN_LIFETIMES,
@@ -201,17 +186,7 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
         const outputs = await stackOutputs(ctx);
         await artifactSteps(outputs, expected.outputs, env, kubectl, runDir, report);
         await admissionSteps(cluster, kubectl, runDir, report);
-        const dexToken = kubectl(cluster.adminKubeconfig, "create", "token", "dex", "-n", "dex", "--duration=2h");
-        expectThat(dexToken.status === 0, `could not mint Dex's ServiceAccount token: ${dexToken.stderr}`);
-        const deployed = deployedDex(ctx);
-        const dex = await runDex(tools.dex, deployed.config, {
-            kubeconfig: cluster.kubeconfig("dex", { name: "dex", user: { token: dexToken.stdout.trim() } }, "dex"),
-            tlsCert: tls.leaf.certFile,
-            tlsKey: tls.leaf.keyFile,
-            env: deployed.env,
-            files: deployed.files,
-            trust,
-        }, runDir, tls.ca.certPem);
+        const dex = await startDeployedDex(ctx, kubectl, tools.dex, { leaf: tls.leaf, caPem: tls.ca.certPem }, trust);
         // People's browsers trust the issuer (mkcert installs its CA there) and their GitHub.
         const browser = installBrowser(join(runDir, "browser"), [tls.ca.certPem, githubCa.certPem]);
         const context: ModeContext = {

@@ -20,6 +20,7 @@ import { run, sleep, start, stop, waitFor } from "../processes";
 import { expectThat } from "../report";
 import type { EngineContext, ModeContext } from "./context";
 import { deployedDex } from "./deploy";
+import { acceptRoute } from "../world";
 
 const DOCTOR = join(__dirname, "..", "..", "doctor", "main.js");
 const REVOKE = join(__dirname, "..", "..", "doctor", "revoke.js");
@@ -127,22 +128,6 @@ async function doctorSteps(ctx: EngineContext, mode: ModeContext, user: UserMach
     await restartApiServer(ctx, "kube-apiserver-restored", original);
     // The apiserver fetches the issuer's discovery in the background; until then it refuses every token.
     await waitFor("the restored apiserver to accept OIDC tokens", () => (run("kubectl", ["--context", `oidc@${stack}`, "auth", "whoami"], user.env).status === 0 ? true : undefined), 90_000, cluster.apiServer);
-}
-
-/** Sets the status a Gateway controller would: Accepted by each parent the route names. */
-function acceptRoute({ kubectl, cluster }: EngineContext): void {
-    const get = (...args: string[]) => JSON.parse(kubectl(cluster.adminKubeconfig, "get", ...args, "-o", "json").stdout);
-    const route = get("httproutes.gateway.networking.k8s.io", "dex", "-n", "dex");
-    const parents = route.spec.parentRefs.map((parentRef: { name: string; namespace: string }) => {
-        const gatewayClass = get("gateways.gateway.networking.k8s.io", parentRef.name, "-n", parentRef.namespace).spec.gatewayClassName;
-        return {
-            parentRef,
-            controllerName: get("gatewayclasses.gateway.networking.k8s.io", gatewayClass).spec.controllerName,
-            conditions: [{ type: "Accepted", status: "True", reason: "Accepted", message: "set by the e2e in its controller's place", observedGeneration: route.metadata.generation, lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z") }],
-        };
-    });
-    const patched = kubectl(cluster.adminKubeconfig, "patch", "httproutes.gateway.networking.k8s.io", "dex", "-n", "dex", "--subresource=status", "--type=merge", "-p", JSON.stringify({ status: { parents } }));
-    expectThat(patched.status === 0, `setting the route's status failed: ${patched.stderr}`);
 }
 
 const OTHER_AUDIENCE = "another-cluster";

@@ -1,9 +1,9 @@
 // Steps 4 and 5: logging in with the program's kubeconfig snippet, as a user
 // would, gets exactly the read-only access the program grants; tokens the
 // apiserver must not accept are refused.
-import { createSign, generateKeyPairSync } from "node:crypto";
 import { join } from "node:path";
 import { jwtClaims } from "../dex";
+import { forgeJwt } from "../jwt";
 import { ALLOWED_GROUP, ned } from "../github-people";
 import { cachedTokens, kubeloginUser } from "../kubelogin";
 import { waitFor } from "../processes";
@@ -86,13 +86,4 @@ export async function negativeSteps({ outputs, cluster, kubectl, report, browser
     const claims = { aud: [apiServerAudience, clientId], email: ned.tokenEmail, email_verified: true, groups: [ALLOWED_GROUP], sub: "forged" };
     await report.check("5. a token from another issuer is Unauthorized", () => expectUnauthorized(withToken("other-issuer", forgeJwt({ ...claims, iss: "https://dex.elsewhere.lan" }))));
     await report.check("5. a token claiming our issuer but signed by another key is Unauthorized", () => expectUnauthorized(withToken("forged", forgeJwt({ ...claims, iss: issuer }))));
-}
-
-/** A well-formed RS256 ID token signed by a key Dex never had. */
-function forgeJwt(claims: Record<string, unknown>): string {
-    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-    const now = Math.floor(Date.now() / 1000);
-    const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
-    const unsigned = `${encode({ alg: "RS256", typ: "JWT", kid: "forged" })}.${encode({ iat: now, exp: now + 600, ...claims })}`;
-    return `${unsigned}.${createSign("RSA-SHA256").update(unsigned).sign(privateKey).toString("base64url")}`;
 }

@@ -44,6 +44,15 @@ export CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false" GOTOOLCHAIN=local GONOSU
 
 log() { printf '[build-tools] %s\n' "$*" >&2; }
 
+# Progress: main runs once counting the tools it would build (COUNTING=1),
+# then for real, numbering each and saying how many remain and the time so far.
+STEP=0 TOTAL=0
+next_tool() {
+  if [ -n "${COUNTING:-}" ]; then TOTAL=$((TOTAL + 1)); return 1; fi
+  STEP=$((STEP + 1))
+}
+progress() { printf '(%d/%d, %ds so far, %d to go after this)' "$STEP" "$TOTAL" "$SECONDS" "$((TOTAL - STEP))"; }
+
 # wrapper NAME [MODULE]: a fresh module directory for one tool, echoed on stdout.
 wrapper() {
   local dir="$TOOLS_DIR/src/$1"
@@ -64,10 +73,11 @@ copy_writable() { rm -rf "$2" && mkdir -p "$(dirname "$2")" && cp -r "$1" "$2" &
 build() {
   local name=$1 version=$2 prepare=$3 ldflags=$4; shift 4
   local out="$TOOLS_DIR/$name-$version" missing=() target
+  next_tool || return 0
   BUILT+=("$out")
   for target in "$@"; do [ -x "$out/${target%%=*}" ] || missing+=("$target"); done
-  if [ ${#missing[@]} -eq 0 ]; then touch "$out/.complete"; log "$name $version cached"; return; fi
-  log "building $name $version: ${missing[*]%%=*} (this can take minutes on a cold cache)"
+  if [ ${#missing[@]} -eq 0 ]; then touch "$out/.complete"; log "$name $version cached $(progress)"; return; fi
+  log "building $name $version: ${missing[*]%%=*} $(progress); this can take minutes on a cold cache"
   local started=$SECONDS dir
   dir=$("$prepare" "$name" "$version")
   mkdir -p "$out"
@@ -156,8 +166,10 @@ prepare_talos-patch() {
 fetch_files() {
   local name=$1 version=$2 module=$3; shift 3
   local out="$TOOLS_DIR/$name-$version" d src sub
+  next_tool || return 0
   BUILT+=("$out")
-  if [ -f "$out/.complete" ]; then log "$name $version cached"; return; fi
+  if [ -f "$out/.complete" ]; then log "$name $version cached $(progress)"; return; fi
+  log "fetching $name $version $(progress)"
   d=$(wrapper "$name"); src=$(cd "$d" && go mod edit -require="$module" && module_dir "$module")
   mkdir -p "$out"
   for sub in "$@"; do cp "$src/$sub" "$out/"; done
@@ -211,7 +223,7 @@ main() {
       build talos-patch "${pair#*=}-src$digest" prepare_talos-patch "" "talos-patch-${pair%%=*}=."
     done
     # Builds of an older source would be listed below too; one per minor is wanted.
-    for stale in "$TOOLS_DIR"/talos-patch-* "$TOOLS_DIR"/src/talos-patch-*; do
+    [ -n "${COUNTING:-}" ] || for stale in "$TOOLS_DIR"/talos-patch-* "$TOOLS_DIR"/src/talos-patch-*; do
       case $stale in *"-src$digest") ;; *) rm -rf "$stale" ;; esac
     done
   fi
@@ -219,7 +231,8 @@ main() {
     build actionlint "$ACTIONLINT_VERSION" prepare_actionlint "" actionlint=github.com/rhysd/actionlint/cmd/actionlint
   fi
   # Print this version's bin directories for PATH (not those an older version left in the cache).
-  printf "%s\n" "${BUILT[@]}" | sort -u
+  [ -n "${COUNTING:-}" ] || printf "%s\n" "${BUILT[@]}" | sort -u
 }
 
+COUNTING=1 main "$@"
 main "$@"
