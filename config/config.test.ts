@@ -193,7 +193,7 @@ describe("config: good values", () => {
         expect(parse("local", localRaw()).apiServer).to.equal(undefined);
     });
 
-    it("names a GitHub Enterprise Server by its host and port, in both base URL forms, with its CA; github.com when unset or api.github.com", () => {
+    it("names a GitHub Enterprise Server by its host and port, in both base URL forms, with its CA; github.com when unset, api.github.com or github.com", () => {
         const ghesCa = makeCa("GHES CA");
         expect(parse("local", localRaw({ "github:baseUrl": "https://ghe.example.com/api/v3/", githubCaPem: ghesCa.certPem })).githubServer).to.deep.equal({
             baseUrl: "https://ghe.example.com/api/v3/",
@@ -203,6 +203,7 @@ describe("config: good values", () => {
         expect(parse("local", localRaw({ "github:baseUrl": "https://ghe.example.com:8443/" })).githubServer).to.deep.equal({ baseUrl: "https://ghe.example.com:8443/", host: "ghe.example.com:8443", caPem: undefined });
         expect(parse("local", localRaw()).githubServer).to.equal(undefined);
         expect(parse("local", localRaw({ "github:baseUrl": "https://api.github.com/" })).githubServer).to.equal(undefined);
+        expect(parse("local", localRaw({ "github:baseUrl": "https://github.com/" })).githubServer).to.equal(undefined);
     });
 
     it("keeps a read-only user's capitals where the apiserver keeps the token's (Talos ≤1.13)", () => {

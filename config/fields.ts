@@ -95,8 +95,8 @@ export function parseGitHubServer(baseUrl: string | undefined, caPem: string | u
         fail("github:baseUrl", `"${baseUrl}" is not a URL Dex's GitHub connector can use; give https://<host>/ or https://<host>/api/v3/ of the GitHub Enterprise Server (Dex logs people in at https://<host>/login/oauth and reads /api/v3), or remove the key for github.com.`);
         return undefined;
     }
-    // The provider's own default: github.com, where the connector needs no host name.
-    if (url!.host === "api.github.com") {
+    // github.com itself (the provider's default API, or the site): the connector needs no host name.
+    if (url!.host === "api.github.com" || url!.host === "github.com") {
         if (caPem !== undefined) fail(GITHUB_CA.key, "is set, but github:baseUrl names github.com, which is publicly trusted; remove githubCaPem.");
         return undefined;
     }

@@ -57,7 +57,8 @@ export function installBrowser(dir: string, caPems: string[]): Browser {
     writeFileSync(ca, caPems.join("\n"));
     const launcher = (file: string, env: Record<string, string>) => {
         writeFileSync(file, `#!/bin/sh\n${Object.entries(env).map(([k, v]) => `${k}='${v}' `).join("")}exec '${process.execPath}' '${__filename}' "$@"\n`);
-        chmodSync(file, 0o755);
+        // The person's password is in it: theirs alone to run.
+        chmodSync(file, 0o700);
         return file;
     };
     const env = (person: Person) => ({ STANDIN_LOGIN: person.login, STANDIN_PASSWORD: person.password, STANDIN_RECORD: record, NODE_EXTRA_CA_CERTS: ca });

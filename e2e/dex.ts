@@ -35,7 +35,7 @@ function e2eDexConfig(produced: any, runtime: DexRuntime, telemetryPort: number)
     };
 }
 
-/** The one Dex of a mode; the fault steps restart or stop it. */
+/** The one Dex of a mode; the day-two and fault steps stop and restart it. */
 export interface DexHandle {
     /** Stops Dex and starts it again as deployed; logs go to `<label>.log`. */
     restart(label: string): Promise<void>;

@@ -181,7 +181,7 @@ async function serve({ org, ca, people, oauthApp, listen = { address: GITHUB_ADD
         return undefined;
     };
 
-    const server: Server = createServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, async (req: IncomingMessage, res: ServerResponse) => {
+    const handle = async (req: IncomingMessage, res: ServerResponse) => {
         const text = await readBody(req);
         const isJson = (req.headers["content-type"] ?? "").includes("json");
         const body = text && isJson ? (JSON.parse(text) as Record<string, any>) : undefined;
@@ -206,7 +206,15 @@ async function serve({ org, ca, people, oauthApp, listen = { address: GITHUB_ADD
         const html = typeof payload === "string";
         res.writeHead(status, { "content-type": html ? "text/html; charset=utf-8" : "application/json", etag: `"${calls.length}"`, ...headers });
         res.end(payload === undefined ? undefined : html ? payload : JSON.stringify(payload));
-    });
+    };
+    // A request the stand-in cannot handle is a 500 in the record, not a dead worker.
+    const server: Server = createServer({ cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, (req, res) =>
+        handle(req, res).catch((error) => {
+            calls.push({ method: req.method ?? "", host: req.headers.host ?? "", path: req.url ?? "", query: "", status: 500, body: { error: String(error) } });
+            if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+            res.end(JSON.stringify({ message: String(error) }));
+        }),
+    );
     await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(listen.port, listen.address, resolve);
@@ -223,6 +231,7 @@ async function serve({ org, ca, people, oauthApp, listen = { address: GITHUB_ADD
         addMember: (slug: string, login: string) => setMember(bySlug(slug)!, login, "member"),
         madeByHand: () => [...byHand],
         addClientSecret: (secret: string) => void clientSecrets.add(secret),
+        deleteClientSecret: (secret: string) => void clientSecrets.delete(secret),
         breakApi: (status: number | null) => void (outage = status ?? undefined),
         holdCreate: (slug: string) => {
             let release = () => {};
@@ -291,12 +300,12 @@ if (!isMainThread) {
     parentPort!.once("message", async ({ port, signal }: { port: MessagePort; signal: Int32Array }) => {
         try {
             const operations = await serve(workerData as GitHubStandInOptions, (slug) => parentPort!.postMessage({ arrived: slug }));
-            port.on("message", async ({ op, args }: { op: keyof Operations; args: unknown[] }) => {
+            port.on("message", async ({ id, op, args }: { id: number; op: keyof Operations; args: unknown[] }) => {
                 try {
                     const value = await (operations[op] as (...a: unknown[]) => unknown)(...args);
-                    port.postMessage({ value });
+                    port.postMessage({ id, value });
                 } catch (error) {
-                    port.postMessage({ error: String(error) });
+                    port.postMessage({ id, error: String(error) });
                 }
                 Atomics.store(signal, 0, 1);
                 Atomics.notify(signal, 0);

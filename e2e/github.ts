@@ -8,8 +8,8 @@
 //   then the person's profile, emails, org membership and teams, with `Link`
 //   pagination, as GitHub answers a token with the scopes it was granted.
 // So the memberships `pulumi up` makes are the ones Dex reads. Every call is
-// recorded; any other call answers 404 and is recorded too, so a new call
-// shows up as a failed check rather than passing silently. The suite can
+// recorded; any other call answers 404 and is recorded too (the deploy step
+// fails on any write the provider made that the stand-in does not serve). The suite can
 // also act in GitHub's web UI (make a team, add a member) and break the API.
 //
 // The server (github-server.ts) runs in a worker thread: the suite's kubectl
@@ -67,6 +67,8 @@ export interface GitHubStandIn {
     madeByHand(): string[];
     /** As the app's owner: a new client secret (GitHub keeps the old one valid too, until deleted). */
     addClientSecret(secret: string): void;
+    /** As the app's owner: deletes a client secret; Dex's code exchanges with it fail from then on. */
+    deleteClientSecret(secret: string): void;
     /** Every API call made with a person's token answers `status` from now on; undefined ends the outage. */
     breakApi(status: number | undefined): void;
     /**
@@ -82,22 +84,32 @@ export async function startGitHubStandIn(options: GitHubStandInOptions): Promise
     const { port1, port2 } = new MessageChannel();
     const signal = new Int32Array(new SharedArrayBuffer(4));
     const arrivals = new Map<string, () => void>();
+    let crashed: Error | undefined;
     const started = new Promise<void>((resolve, reject) => {
         worker.on("message", (message: { listening?: true; error?: string; arrived?: string }) => {
             if (message.listening) resolve();
             if (message.error) reject(new Error(`the GitHub stand-in did not start: ${message.error}`));
             if (message.arrived) arrivals.get(message.arrived)?.();
         });
-        worker.once("error", reject);
+        worker.on("error", (error) => {
+            crashed = error;
+            reject(error);
+        });
     });
     worker.postMessage({ port: port2, signal }, [port2]);
     await started;
 
+    let calls = 0;
     const call = <K extends keyof Operations>(op: K, ...args: Parameters<Operations[K]>): Awaited<ReturnType<Operations[K]>> => {
+        if (crashed) throw new Error(`the GitHub stand-in crashed: ${crashed.message}`);
+        const id = ++calls;
         Atomics.store(signal, 0, 0);
-        port1.postMessage({ op, args });
-        if (Atomics.wait(signal, 0, 0, 30_000) === "timed-out") throw new Error(`the GitHub stand-in did not answer ${op}`);
-        const answer = receiveMessageOnPort(port1)?.message as { value?: any; error?: string } | undefined;
+        port1.postMessage({ id, op, args });
+        if (Atomics.wait(signal, 0, 0, 30_000) === "timed-out") throw new Error(`the GitHub stand-in did not answer ${op} within 30s`);
+        // A late answer to an earlier call that timed out may still be queued: skip it.
+        let answer: { id: number; value?: any; error?: string } | undefined;
+        do answer = receiveMessageOnPort(port1)?.message;
+        while (answer !== undefined && answer.id !== id);
         if (answer === undefined || answer.error !== undefined) throw new Error(`the GitHub stand-in failed ${op}: ${answer?.error ?? "no answer"}`);
         return answer.value;
     };
@@ -109,6 +121,7 @@ export async function startGitHubStandIn(options: GitHubStandInOptions): Promise
         addMember: (slug, login) => call("addMember", slug, login),
         madeByHand: () => call("madeByHand"),
         addClientSecret: (secret) => call("addClientSecret", secret),
+        deleteClientSecret: (secret) => call("deleteClientSecret", secret),
         breakApi: (status) => call("breakApi", status ?? null),
         holdCreate: (slug) => {
             const arrived = new Promise<void>((resolve) => arrivals.set(slug, resolve));

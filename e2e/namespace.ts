@@ -5,7 +5,7 @@
 // run's own, and nothing they start can reach beyond loopback, however a
 // program is configured. /etc is an overlay private to the namespace, so that
 // files a pod would have mounted (Dex's GitHub CA) can sit at their paths.
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -44,19 +44,28 @@ const e2eNamespace = (): NamespaceOptions => ({
 
 /**
  * Runs `script` again inside the namespaces; its exit status becomes this
- * process's. Tools must be built before: inside a private network there is
- * no network.
+ * process's. A signal for this process (Ctrl-C reaches both; `kill` or
+ * `timeout` only this one) goes on to the one inside, which cleans up.
+ * Tools must be built before: inside a private network there is no network.
  */
-export function reexecInNamespace(script: string, options: NamespaceOptions = e2eNamespace()): void {
+export function reexecInNamespace(script: string, options: NamespaceOptions = e2eNamespace()): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), "platform-auth-etc-"));
     const names = `\n${options.hosts.join("\n")}\n`;
     // The overlay's upper layer lives on a tmpfs that goes with the namespace.
     const setUp = `${options.privateNetwork ? "ip link set lo up && " : ""}mount -t tmpfs tmpfs "$1" && mkdir "$1/upper" "$1/work" && mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc && printf "%s" "$2" >> /etc/hosts && shift 2 && exec "$@"`;
     const unshare = ["--mount", ...(options.privateNetwork ? ["--net"] : []), "--propagation", "private"];
-    const result = spawnSync("unshare", [...unshare, "--", "sh", "-c", setUp, "sh", dir, names, process.execPath, script, ...(options.args ?? [])], {
+    // unshare and sh exec into the script: the child is the process inside.
+    const child = spawn("unshare", [...unshare, "--", "sh", "-c", setUp, "sh", dir, names, process.execPath, script, ...(options.args ?? [])], {
         env: { ...process.env, [INSIDE_NAMESPACE]: "1" },
         stdio: "inherit",
     });
-    rmSync(dir, { recursive: true, force: true });
-    process.exitCode = result.status ?? 1;
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    process.on("SIGINT", forward).on("SIGTERM", forward);
+    return new Promise((resolve) => {
+        child.on("close", (code) => {
+            rmSync(dir, { recursive: true, force: true });
+            process.exitCode = code ?? 1;
+            resolve();
+        });
+    });
 }

@@ -6,7 +6,7 @@
 // with the browser stand-in signing in to GitHub; `npm run sandbox -- down`
 // stops it; and nothing is left: no process it started, no mount, no state.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +14,7 @@ import { REPO_ROOT } from "../test/support/stack";
 import { installBrowser } from "../e2e/browser-standin";
 import { ned } from "../e2e/github-people";
 import { expectThat, Report } from "../e2e/report";
-import { alive, shellArgs, STATE } from "./main";
+import { alive, PORTS, shellArgs, STATE } from "./main";
 
 const MAIN = join(__dirname, "main.js");
 
@@ -37,21 +37,25 @@ function refusal(env: NodeJS.ProcessEnv, message: RegExp, wrap: string[] = []): 
 async function badStartSteps(report: Report): Promise<void> {
     await report.check("sandbox: a port in use is refused, naming the port", async () => {
         const blocker = createServer();
-        await new Promise<void>((resolve) => blocker.listen(8443, "127.0.0.1", resolve));
+        const port = PORTS()[1];
+        await new Promise<void>((resolve) => blocker.listen(port, "127.0.0.1", resolve));
         try {
-            return refusal(process.env, /port\(s\) 8443 on 127\.0\.0\.1 are in use/);
+            return refusal(process.env, new RegExp(`port\\(s\\) ${port} on 127\\.0\\.0\\.1 are in use`));
         } finally {
             await new Promise((resolve) => blocker.close(resolve));
         }
     });
     const fakeGo = mkdtempSync(join(tmpdir(), "platform-auth-old-go-"));
+    // A PATH with nothing on it: no go (the checks before it need no program).
+    const noGo = mkdtempSync(join(tmpdir(), "platform-auth-no-go-"));
     writeFileSync(join(fakeGo, "go"), "#!/bin/sh\necho go1.21.13\n");
     chmodSync(join(fakeGo, "go"), 0o755);
     try {
-        await report.check("sandbox: without Go it is refused, naming Go and where to get it", () => refusal({ ...process.env, PATH: "/usr/bin:/bin" }, /`go` is not on PATH\. Install it/));
+        await report.check("sandbox: without Go it is refused, naming Go and where to get it", () => refusal({ ...process.env, PATH: noGo }, /`go` is not on PATH\. Install it/));
         await report.check("sandbox: an old Go is refused, naming the version found", () => refusal({ ...process.env, PATH: `${fakeGo}:${process.env.PATH}` }, /Go 1\.\d+ or newer is needed .* is go1\.21\.13/));
     } finally {
         rmSync(fakeGo, { recursive: true, force: true });
+        rmSync(noGo, { recursive: true, force: true });
     }
     await report.check("sandbox: without root it is refused, saying why it needs root", () => refusal(process.env, /runs as root: .*private mount namespace.*Run it as root/, ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]));
 }
@@ -80,6 +84,8 @@ async function main(): Promise<void> {
     });
     const pid = Number(readFileSync(join(STATE, "pid"), "utf8"));
     const processes = descendants(pid);
+    // Its mounts live in its own mount namespace: gone once no process is in it.
+    const namespace = readlinkSync(`/proc/${pid}/ns/mnt`);
     // The lines to try, as printed: `  <command>   # what to expect`.
     const commands = printed.map((l) => /^sandbox: {3}((?:kubectl|pulumi|npm run) [^#]*?)\s*(?:#.*)?$/.exec(l)?.[1]).filter((c): c is string => c !== undefined && !c.includes("sandbox -- shell"));
     const browserDir = mkdtempSync(join(tmpdir(), "platform-auth-sandbox-browser-"));
@@ -104,12 +110,16 @@ async function main(): Promise<void> {
             [/^kubectl --kubeconfig \S+ get pods/, (r) => (r.status === 0 && browser.visits().length === 1 && browser.visits()[0].error === undefined ? undefined : `status ${r.status}, ${browser.visits().length} logins: ${r.stderr}${JSON.stringify(browser.visits())}`)],
             [/^kubectl --kubeconfig \S+ (delete|get secret)/, (r) => (r.status !== 0 && /forbidden/i.test(r.stderr) ? undefined : `not Forbidden: ${r.stdout}${r.stderr}`)],
             [/^pulumi preview/, (r) => (r.status === 0 && /unchanged/.test(r.stdout) && !/to (create|update|delete|replace)/.test(r.stdout) ? undefined : `not a no-op preview: ${r.stdout}${r.stderr}`)],
-            [/^npm run (doctor|revoke)/, (r) => (r.status === 0 ? undefined : `exit ${r.status}: ${r.stdout}${r.stderr}`)],
+            [/^npm run doctor/, (r) => (r.status === 0 ? undefined : `exit ${r.status}: ${r.stdout}${r.stderr}`)],
+            // It deleted what the login above left in Dex: ned's refresh token.
+            [/^npm run revoke/, (r) => (r.status === 0 && /deleted .*refreshtoken/i.test(r.stdout) ? undefined : `exit ${r.status}, nothing deleted: ${r.stdout}${r.stderr}`)],
         ];
         for (const command of commands) {
             await report.check(`sandbox: ${command}`, () => {
                 const result = inShell(command);
-                const wrong = expectations.find(([pattern]) => pattern.test(command))?.[1](result);
+                const expectation = expectations.find(([pattern]) => pattern.test(command));
+                expectThat(expectation !== undefined, `a printed line this check does not know: ${command}`);
+                const wrong = expectation![1](result);
                 expectThat(wrong === undefined, wrong ?? "");
                 return (result.stderr.trim().split("\n").find((l) => /forbidden/i.test(l)) ?? result.stdout.trim().split("\n").slice(-1)[0] ?? "").slice(0, 200);
             });
@@ -122,10 +132,18 @@ async function main(): Promise<void> {
             expectThat(down.status === 0 && code === 0, `down exit ${down.status}, sandbox exit ${code}`);
             const left = processes.filter(alive);
             expectThat(left.length === 0, `still running: ${left.join(", ")}`);
-            const mounts = readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.includes("platform-auth-etc-") || l.includes(STATE));
-            expectThat(mounts.length === 0, mounts.join("\n"));
+            const inNamespace = readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+                try {
+                    return readlinkSync(`/proc/${p}/ns/mnt`) === namespace;
+                } catch {
+                    return false;
+                }
+            });
+            expectThat(inNamespace.length === 0, `processes still in its mount namespace ${namespace}: ${inNamespace.join(", ")}`);
+            const overlays = readdirSync(tmpdir()).filter((f) => f.startsWith("platform-auth-etc-"));
+            expectThat(overlays.length === 0, `its /etc overlay's mount point is left: ${overlays.join(", ")}`);
             expectThat(!existsSync(STATE) && !existsSync(join(REPO_ROOT, "Pulumi.sandbox.yaml")), "state left behind");
-            return `${processes.length} processes stopped; no mount; ${STATE} and Pulumi.sandbox.yaml gone`;
+            return `${processes.length} processes stopped; its mount namespace (${namespace}) empty, so its mounts gone; ${STATE} and Pulumi.sandbox.yaml gone`;
         });
         rmSync(browserDir, { recursive: true, force: true });
     }

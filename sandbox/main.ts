@@ -27,6 +27,7 @@ import type { EngineContext } from "../e2e/steps/context";
 import { configureStack, stackOutputs } from "../e2e/steps/deploy";
 import { buildTools } from "../e2e/tools";
 import { installGatewayApi, startWorkloadRuntime } from "../e2e/workloads";
+import type { GitHubStandIn } from "../e2e/github";
 import { acceptRoute, issuerLoaded, operatorKeys, startControlPlane, startDeployedDex, startGitHub } from "../e2e/world";
 
 export const STATE = join(REPO_ROOT, ".sandbox");
@@ -39,7 +40,7 @@ const template = () => parse(readFileSync(join(REPO_ROOT, "sandbox", `Pulumi.${S
 const DOMAIN = () => template()["platform-auth:domain"] as string;
 const GITHUB = () => new URL(template()["github:baseUrl"]);
 /** The ports the sandbox takes on this machine: Dex, GitHub, and kubelogin's two for the person's login. */
-const PORTS = () => [443, Number(GITHUB().port), 8000, 18000];
+export const PORTS = () => [443, Number(GITHUB().port), 8000, 18000];
 /** The Go the tool builds need (their wrapper modules say `go 1.26`). */
 const GO_MINOR = 26;
 const WHY_ROOT =
@@ -61,10 +62,13 @@ export function alive(pid: number): boolean {
     }
 }
 
+/** The running sandbox's pid: the file's, if that process is still the sandbox (a killed one's pid may have been reused). */
 function runningPid(): number | undefined {
     if (!existsSync(PID_FILE)) return undefined;
     const pid = Number(readFileSync(PID_FILE, "utf8"));
-    return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+    if (!Number.isInteger(pid) || pid <= 0 || !alive(pid)) return undefined;
+    const command = existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0") : [];
+    return command.includes(__filename) && command.includes("inside") ? pid : undefined;
 }
 
 /** Removes what a sandbox leaves on disk; its processes and namespace end with it. */
@@ -106,51 +110,50 @@ async function up(): Promise<void> {
     say("building what it needs, or reusing it (cached by version; minutes each on a cold cache)");
     buildTools(REPO_ROOT);
     const domain = DOMAIN();
-    // Ctrl-C reaches the sandbox inside too; this side waits for it to clean up.
-    process.on("SIGINT", () => undefined);
-    process.on("SIGTERM", () => undefined);
-    reexecInNamespace(__filename, { privateNetwork: false, hosts: [`127.0.0.1 dex.${domain} ${GITHUB().hostname}`], args: ["inside"] });
+    await reexecInNamespace(__filename, { privateNetwork: false, hosts: [`127.0.0.1 dex.${domain} ${GITHUB().hostname}`], args: ["inside"] });
 }
 
-/** Inside the namespace: the world, the stack, Dex; then wait. */
+/** Inside the namespace: the world, the stack, Dex; then wait. Whatever happens, it ends with nothing left. */
 async function inside(): Promise<void> {
     const started = Date.now();
-    mkdirSync(STATE, { recursive: true });
-    writeFileSync(PID_FILE, String(process.pid));
     let stopping = false;
     const stopped = new Promise<void>((resolve) => {
         for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => ((stopping = true), resolve()));
     });
-    const runDir = join(STATE, "run");
-    mkdirSync(runDir, { recursive: true });
-    const tools = buildTools(REPO_ROOT);
-    mkdirSync(join(STATE, "ca"), { recursive: true });
-    const ca = makeCa("platform-auth sandbox CA", join(STATE, "ca"));
-    const domain = DOMAIN();
-    const issuerTls = makeLeaf(ca, "dex", `/CN=dex.${domain}`, `DNS:dex.${domain}`);
-    copyFileSync(join(REPO_ROOT, "sandbox", `Pulumi.${STACK}.yaml`), STACK_FILE);
-    const userKeys = { ...USER_KEYS, issuerCaPem: ca.certPem, githubCaPem: ca.certPem };
-    const expected = await runStack(STACK, userKeys);
-    say(`starting a control plane configured from the ${STACK} stack's Talos patch`);
-    const { cluster, pki } = await startControlPlane(tools, expected, runDir, {});
-    const kubectl = kubectlIn(tools.kubectl);
-    await startWorkloadRuntime(tools, cluster, kubectl, runDir);
-    const exposure = template()["platform-auth:exposure"];
-    await installGatewayApi(tools, cluster, kubectl, { name: exposure.gatewayName, namespace: exposure.gatewayNamespace }, runDir);
-    const github = await startGitHub(template()["platform-auth:githubOrg"], ca, expected.outputs.githubOAuthApp.callbackUrl, { address: "127.0.0.1", port: Number(GITHUB().port), hosts: [GITHUB().hostname] });
+    let github: GitHubStandIn | undefined;
     try {
+        mkdirSync(join(STATE, "ca"), { recursive: true });
+        writeFileSync(PID_FILE, String(process.pid));
+        const runDir = join(STATE, "run");
+        mkdirSync(runDir, { recursive: true });
+        const tools = buildTools(REPO_ROOT);
+        const ca = makeCa("platform-auth sandbox CA", join(STATE, "ca"));
+        const domain = DOMAIN();
+        const issuerTls = makeLeaf(ca, "dex", `/CN=dex.${domain}`, `DNS:dex.${domain}`);
+        copyFileSync(join(REPO_ROOT, "sandbox", `Pulumi.${STACK}.yaml`), STACK_FILE);
+        // github:baseUrl is in the stack file; its CA is a key the operator sets.
+        const userKeys = { ...USER_KEYS, issuerCaPem: ca.certPem, githubCaPem: ca.certPem };
+        const expected = await runStack(STACK, userKeys);
+        say(`starting a control plane configured from the ${STACK} stack's Talos patch`);
+        const { cluster, pki } = await startControlPlane(tools, expected, runDir, {});
+        const kubectl = kubectlIn(tools.kubectl);
+        await startWorkloadRuntime(tools, cluster, kubectl, runDir);
+        const exposure = template()["platform-auth:exposure"];
+        await installGatewayApi(tools, cluster, kubectl, { name: exposure.gatewayName, namespace: exposure.gatewayNamespace }, runDir);
+        github = await startGitHub(template()["platform-auth:githubOrg"], ca, expected.outputs.githubOAuthApp.callbackUrl, { address: "127.0.0.1", port: Number(GITHUB().port), hosts: [GITHUB().hostname] });
         // One KUBECONFIG file for the up and the person's shell (the provider records its path):
         // the admin context the stack deploys with, and after the up the login too, made current.
         const shellKubeconfig = join(STATE, "shell.kubeconfig");
         copyFileSync(cluster.contextKubeconfig(`admin@${STACK}`), shellKubeconfig);
         const engine = makeEngine(join(STATE, "engine"), tools.path, { KUBECONFIG: shellKubeconfig, GITHUB_TOKEN: "sandbox-token", SSL_CERT_FILE: ca.certFile });
         const ctx: EngineContext = { engine, projectDir: REPO_ROOT, stack: STACK, cluster, kubectl, kubectlBinary: tools.kubectl, github, report: new Report(), runDir };
-        await configureStack(ctx, { ...userKeys, ...operatorKeys(cluster, pki, { baseUrl: template()["github:baseUrl"], caPem: ca.certPem }) });
+        await configureStack(ctx, { ...userKeys, ...operatorKeys(cluster, pki) });
         say(`pulumi up --stack ${STACK}`);
         const deployed = await new Promise<number>((resolve) => spawn("pulumi", ["up", "--yes", "--stack", STACK], { cwd: REPO_ROOT, env: engine.env, stdio: "inherit" }).on("close", (code) => resolve(code ?? 1)));
+        if (stopping) return;
         if (deployed !== 0) throw new SandboxError(`pulumi up failed (exit ${deployed}); its output is above`);
         acceptRoute(ctx);
-        const dex = await startDeployedDex(ctx, kubectl, tools.dex, { leaf: issuerTls, caPem: ca.certPem }, {});
+        await startDeployedDex(ctx, kubectl, tools.dex, { leaf: issuerTls, caPem: ca.certPem }, {});
         const outputs = await stackOutputs(ctx);
         // Ready means a login works: the apiserver has Dex's keys.
         await issuerLoaded(cluster, kubectl, outputs.issuerUrl, outputs.apiServerAudience, runDir);
@@ -165,14 +168,13 @@ async function inside(): Promise<void> {
             PATH: [...tools.path, process.env.PATH].join(":"),
             KUBECONFIG: shellKubeconfig,
         };
-        writeFileSync(ENV_FILE, JSON.stringify(shellEnv, null, 2));
+        writeFileSync(ENV_FILE, JSON.stringify(shellEnv, null, 2), { mode: 0o600 });
         if (stopping) return;
         printWelcome(domain, relative(REPO_ROOT, kubeconfig), ca.certFile, Math.round((Date.now() - started) / 1000));
         await stopped;
         say("stopping");
-        await dex.stop();
     } finally {
-        await github.close();
+        await github?.close();
         await stopAll();
         removeState();
         say("down: every process it started is stopped, and its state is removed");

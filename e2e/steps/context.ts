@@ -32,10 +32,8 @@ export interface ModeContext {
     pki: Pki;
     dex: DexHandle;
     kubectl: Kubectl;
-    /** The issuer's CA, which kubelogin and direct token requests trust. */
+    /** The issuer's CA, as the stack's issuerCaPem holds it (the day-two step swaps it and puts it back). */
     issuerCaPem: string;
-    /** kubelogin's HOME: its token cache lives below it. */
-    home: string;
     report: Report;
     /** The GitHub people log in to, and its record of the calls Dex made. */
     github: GitHubStandIn;

@@ -89,8 +89,11 @@ export async function gitHubLoginSteps(mode: ModeContext): Promise<void> {
         const reads = mode.kubectl(session.kubeconfig, "auth", "can-i", "list", "pods").stdout.trim();
         const secrets = mode.kubectl(session.kubeconfig, "auth", "can-i", "get", "secrets").stdout.trim();
         expectThat(reads === "yes" && secrets === "no" && groups.includes(`oidc:${ALLOWED_GROUP}`), `list pods: ${reads}, get secrets: ${secrets}, groups ${groups.join(" ")}`);
+        // Her user name alone, without the team, is bound to nothing.
+        const alone = mode.kubectl(mode.cluster.adminKubeconfig, "auth", "can-i", "list", "pods", `--as=${username}`).stdout.trim();
+        expectThat(alone === "no", `${username} without the team may list pods: ${alone}`);
         const emails = olive.emails.map((e) => `${e.email}${e.verified ? "" : " (unverified)"}${e.primary ? " (primary)" : ""}`).join(", ");
-        return `GitHub lists ${emails}; ${username}, groups ${groups.join(" ")}: list pods ${reads}, get secrets ${secrets}`;
+        return `GitHub lists ${emails}; ${username}, groups ${groups.join(" ")}: list pods ${reads} (as ${username} alone: ${alone}), get secrets ${secrets}`;
     });
     await report.check(`14. ${form}: someone in more teams than one page of /user/teams holds still gets the allowed team`, () => {
         const { groups, claims } = admitted(mode, paige);
@@ -112,6 +115,7 @@ export async function teamRemovalStep(ctx: EngineContext, mode: ModeContext): Pr
     const [allowed, ...others] = await configuredTeams(ctx);
     await setTeams(ctx, [{ ...allowed, members: allowed.members.filter((m) => m.username !== rita.login) }, ...others]);
     let upDone = false;
+    const upStarted = Date.now();
     const up = onStack(ctx, "up", "--yes", "--skip-preview").finally(() => (upDone = true));
     // kubectl as rita, with nobody at her browser, until it fails or the up is long over.
     let [lastOk, failedAt, failure] = [Date.now(), 0, ""];
@@ -125,7 +129,7 @@ export async function teamRemovalStep(ctx: EngineContext, mode: ModeContext): Pr
     const result = await up;
     await ctx.report.check(`14. ${mode.githubForm}: dropped from the team in the stack config and pulumi up, her next refresh fails, within one ID token lifetime of GitHub's change`, async () => {
         expectThat(result.status === 0, result.stdout + result.stderr);
-        const removed = mode.github.memberships().find((m) => m.login === rita.login && m.role === undefined)?.at;
+        const removed = mode.github.memberships().find((m) => m.login === rita.login && m.role === undefined && m.at >= upStarted)?.at;
         expectThat(removed !== undefined, `pulumi up did not remove ${rita.login} from ${allowed.slug}`);
         expectThat(failedAt > 0, `kubectl as ${rita.login} still worked ${Math.round((Date.now() - removed!) / 1000)}s after the removal`);
         expectThat(failedAt >= removed!, `kubectl failed ${failedAt - removed!}ms before the removal, for another reason: ${failure}`);

@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { programObjects } from "../../preflight/existing";
-import { REPO_ROOT, stackFileConfig } from "../../test/support/stack";
+import { REPO_ROOT, stackFileConfig, USER_KEYS } from "../../test/support/stack";
 import { policies } from "../../policy/rules";
 import { copyFixture } from "../engine";
 import { expectThat, firstLine } from "../report";
@@ -59,6 +59,8 @@ export async function rotationSteps(ctx: EngineContext, rotatedSecret: string): 
     await rolledUpdate(ctx, "rotating githubClientSecret", ["--secret", "githubClientSecret", "--", rotatedSecret], ({ env }) =>
         env.GITHUB_CLIENT_SECRET === rotatedSecret ? undefined : "the GITHUB_CLIENT_SECRET the pod reads is not the rotated secret",
     );
+    // Then the old one is deleted: every later login proves Dex exchanges codes with the new one.
+    ctx.github.deleteClientSecret(USER_KEYS.githubClientSecret);
     // A lifetime still short enough for the run's later refresh steps.
     await rolledUpdate(ctx, "changing the ID token lifetime", ["--path", "tokenLifetimes.idToken", "12s"], ({ config }) =>
         config.expiry.idTokens === "12s" ? undefined : `Dex's config says idTokens ${config.expiry.idTokens}`,
