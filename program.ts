@@ -43,14 +43,17 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
               kubernetesContext: config.kubernetesContext,
           })
         : undefined;
-    // The stack's own last deployment: what it applied to the nodes and which teams it holds.
-    const lastDeployment = new pulumi.StackReference("previous-deployment", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
+    // The stack's own last deployment: what it applied to the nodes and which teams it holds. Read
+    // only when a decision needs it: on a file backend, a stack's first update may still be
+    // writing the checkpoint this would read.
+    let lastDeployment: pulumi.StackReference | undefined;
+    const lastOutput = (name: string) => (lastDeployment ??= new pulumi.StackReference("previous-deployment", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` })).getOutputValue(name);
     const repair = process.env.PLATFORM_AUTH_TALOS_REPAIR === "1";
     if (agent) {
         const inspection = await inspectTalosNodes(agent);
         if (inspection.refusals.length > 0) throw new ConfigError(inspection.refusals);
         if (inspection.notes.length > 0) pulumi.log.info(inspection.notes.join("\n"));
-        const drift = driftMessage(inspection, await lastDeployment.getOutputValue(SETTINGS_OUTPUT), settingsDigest(agent), talosPatchMode(config.talosVersion));
+        const drift = driftMessage(inspection, await lastOutput(SETTINGS_OUTPUT), settingsDigest(agent), talosPatchMode(config.talosVersion));
         if (drift && !repair) throw new pulumi.RunError(drift);
     }
 
@@ -65,7 +68,7 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
     const githubApi = new github.Provider("github", { owner: config.githubOrg, baseUrl: config.githubServer?.baseUrl });
 
     // Teams already in GitHub are adopted as GitHub holds them; a missing `existing` one is bad config.
-    const recordedTeams = ((await lastDeployment.getOutputValue(TEAM_IDS_OUTPUT)) ?? {}) as Record<string, string>;
+    const recordedTeams = async () => ((await lastOutput(TEAM_IDS_OUTPUT)) ?? {}) as Record<string, string>;
     const existingTeams = await teamsToAdopt(config.githubTeams, teamLookup, githubApi, recordedTeams);
     if (existingTeams.problems.length > 0) throw new ConfigError(existingTeams.problems);
     existingTeams.warnings.forEach((warning) => pulumi.log.warn(warning));

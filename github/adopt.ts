@@ -41,7 +41,8 @@ export const readTeam: TeamLookup = async (slug, provider) => {
 };
 
 /** `recorded`: the team IDs by slug of the stack's last deployment (its githubTeamIds output). */
-export async function teamsToAdopt(teams: GitHubTeam[], lookup: TeamLookup, provider: github.Provider, recorded: Record<string, string>) {
+/** `recorded`: the team IDs of the stack's last deployment, asked for only when a team is found in GitHub that is not marked `existing`. */
+export async function teamsToAdopt(teams: GitHubTeam[], lookup: TeamLookup, provider: github.Provider, recorded: () => Promise<Record<string, string>>) {
     const found: Record<string, ExistingTeam> = {};
     const problems: ConfigProblem[] = [];
     const warnings: string[] = [];
@@ -57,7 +58,7 @@ export async function teamsToAdopt(teams: GitHubTeam[], lookup: TeamLookup, prov
             problems.push({ key: `githubTeams[${i}].existing`, message: `team "${team.slug}" is not in GitHub; create it, or remove \`existing\` to let this stack create it.` });
         } else if (live && team.existing) {
             found[team.slug] = { ...live, keep: true };
-        } else if (live && recorded[team.slug] === undefined) {
+        } else if (live && (await recorded())[team.slug] === undefined) {
             if (live.description === team.description && live.privacy === CREATED_PRIVACY) {
                 found[team.slug] = { ...live, keep: false };
                 warnings.push(`githubTeams[${i}]: team "${team.slug}" exists in GitHub as this stack creates it, but its last deployment did not record it (an interrupted \`pulumi up\`); adopting it rather than creating it again.`);
