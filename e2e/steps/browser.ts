@@ -68,7 +68,7 @@ export async function browserSteps({ outputs, cluster, pki, report, browser }: M
     const nedConfig = withBrowser("browser-ned");
     for (const [index, port] of PORTS.entries()) {
         const taken = PORTS.slice(0, index);
-        await report.check(`4b. browser flow: authorization code with PKCE through Dex's login page, redirect on localhost:${port}${taken.length ? ` (${taken.join(", ")} taken)` : ""}`, async () => {
+        await report.check(`4b. browser flow: authorization code with PKCE through Dex and GitHub's sign-in form, redirect on localhost:${port}${taken.length ? ` (${taken.join(", ")} taken)` : ""}`, async () => {
             await Promise.all(PORTS.map((p) => listen(p).then(close)));
             const blockers = await Promise.all(taken.map(listen));
             try {
