@@ -1,12 +1,12 @@
 // CI's look at the sandbox, as a new user meets it: starts that cannot work
-// are refused first (a port in use, no Go or an old one, no root, a second
-// sandbox); over a killed sandbox's state, `npm run sandbox` comes up; the
+// are refused first (a port in use, an old node, no Go or an old one, no
+// root, a second sandbox); over a killed sandbox's state, `npm run sandbox` comes up; the
 // lines it prints to try run as printed, in `npm run sandbox --
 // shell`'s namespace, the first one logging in through the printed kubeconfig
 // with the browser stand-in signing in to GitHub; `npm run sandbox -- down`
 // stops it; and nothing is left: no process it started, no mount, no state.
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -46,16 +46,22 @@ async function badStartSteps(report: Report): Promise<void> {
         }
     });
     const fakeGo = mkdtempSync(join(tmpdir(), "platform-auth-old-go-"));
-    // A PATH with nothing on it: no go (the checks before it need no program).
+    const fakeNode = mkdtempSync(join(tmpdir(), "platform-auth-old-node-"));
+    writeFileSync(join(fakeNode, "node"), "#!/bin/sh\necho v20.1.0\n");
+    chmodSync(join(fakeNode, "node"), 0o755);
+    // A PATH with only node on it: no go.
     const noGo = mkdtempSync(join(tmpdir(), "platform-auth-no-go-"));
+    symlinkSync(process.execPath, join(noGo, "node"));
     writeFileSync(join(fakeGo, "go"), "#!/bin/sh\necho go1.21.13\n");
     chmodSync(join(fakeGo, "go"), 0o755);
     try {
+        await report.check("sandbox: an old node on PATH (which Pulumi would run the program with) is refused, naming the set-up", () => refusal({ ...process.env, PATH: `${fakeNode}:${process.env.PATH}` }, /`node` on PATH, which is v20\.1\.0; it needs .* eval "\$\(bash scripts\/setup\.sh\)"/));
         await report.check("sandbox: without Go it is refused, naming Go and where to get it", () => refusal({ ...process.env, PATH: noGo }, /`go` is not on PATH\. Install it/));
         await report.check("sandbox: an old Go is refused, naming the version found", () => refusal({ ...process.env, PATH: `${fakeGo}:${process.env.PATH}` }, /Go 1\.\d+ or newer is needed .* is go1\.21\.13/));
     } finally {
         rmSync(fakeGo, { recursive: true, force: true });
         rmSync(noGo, { recursive: true, force: true });
+        rmSync(fakeNode, { recursive: true, force: true });
     }
     await report.check("sandbox: without root it is refused, saying why it needs root", () => refusal(process.env, /runs as root: .*private mount namespace.*Run it as root/, ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]));
 }

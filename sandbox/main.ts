@@ -41,6 +41,8 @@ const DOMAIN = () => template()["platform-auth:domain"] as string;
 const GITHUB = () => new URL(template()["github:baseUrl"]);
 /** The ports the sandbox takes on this machine: Dex, GitHub, and kubelogin's two for the person's login. */
 export const PORTS = () => [443, Number(GITHUB().port), 8000, 18000];
+/** The Node the program needs: package.json's engines. */
+const NODE_ENGINE = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).engines.node as string).replace(/^>=/, "");
 /** The Go the tool builds need (their wrapper modules say `go 1.26`). */
 const GO_MINOR = 26;
 const WHY_ROOT =
@@ -89,6 +91,13 @@ function portFree(port: number): Promise<boolean> {
 async function preflight(): Promise<void> {
     if (process.platform !== "linux") throw new SandboxError(`the sandbox needs Linux (mount namespaces); this is ${process.platform}. Use a Linux VM or container.`);
     if (process.getuid?.() !== 0) throw new SandboxError(`${WHY_ROOT}. Run it as root: sudo -E env "PATH=$PATH" npm run sandbox`);
+    // Pulumi runs the program with the `node` on PATH, not the one running this.
+    const node = spawnSync("node", ["--version"], { encoding: "utf8" }).stdout?.trim() ?? "";
+    const [nodeMajor, nodeMinor] = (/^v(\d+)\.(\d+)/.exec(node) ?? []).slice(1).map(Number);
+    const [needMajor, needMinor] = NODE_ENGINE.split(".").map(Number);
+    if (!(nodeMajor > needMajor || (nodeMajor === needMajor && nodeMinor >= needMinor))) {
+        throw new SandboxError(`Pulumi runs the program with the \`node\` on PATH, which is ${node || "missing"}; it needs ${NODE_ENGINE} or newer. Set up first: eval "$(bash scripts/setup.sh)"`);
+    }
     const go = spawnSync("go", ["env", "GOVERSION"], { encoding: "utf8" });
     if (go.error || go.status !== 0) throw new SandboxError(`Go 1.${GO_MINOR} or newer is needed to build the sandbox's programs from the Go module proxy, and \`go\` is not on PATH. Install it from https://go.dev/dl/.`);
     const minor = Number(/^go1\.(\d+)/.exec(go.stdout.trim())?.[1] ?? 0);
