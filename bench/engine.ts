@@ -2,20 +2,19 @@
 // engine previewing a program with only the same providers (the baseline), on
 // a loopback cluster with a GitHub stand-in. The two previews alternate, so
 // both see the same machine state; the median ratio and both medians print.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { kubectlIn, makeClusterPki, startCluster } from "../e2e/control-plane";
+import { kubectlIn } from "../e2e/control-plane";
 import { copyFixture, copyProgram, makeEngine } from "../e2e/engine";
-import { startGitHubStandIn } from "../e2e/github";
 import { insideNamespace, reexecInNamespace } from "../e2e/namespace";
 import { killAllNow, stopAll } from "../e2e/processes";
 import { median, Report } from "../e2e/report";
 import type { EngineContext } from "../e2e/steps/context";
 import { configureStack } from "../e2e/steps/deploy";
-import { apiServerAuthFlags, mergedMachineConfig } from "../e2e/talos-node";
 import { buildTools } from "../e2e/tools";
 import { installGatewayApi, startWorkloadRuntime } from "../e2e/workloads";
+import { startControlPlane, startGitHub } from "../e2e/world";
 import { makeCa } from "../test/support/pki";
 import { REPO_ROOT, runStack, stackFileConfig, USER_KEYS } from "../test/support/stack";
 
@@ -35,17 +34,10 @@ async function main(): Promise<void> {
     const expected = await runStack(STACK, USER_KEYS);
     // GitHub as github.com, its CA standing in for the public roots the provider trusts.
     const githubCa = makeCa("bench GitHub CA");
-    const github = await startGitHubStandIn({
-        org: stackFileConfig(STACK)["platform-auth:githubOrg"],
-        ca: githubCa,
-        people: [],
-        oauthApp: { clientId: USER_KEYS.githubClientId, clientSecret: USER_KEYS.githubClientSecret, callbackUrl: expected.outputs.githubOAuthApp.callbackUrl },
-    });
+    const github = await startGitHub(stackFileConfig(STACK)["platform-auth:githubOrg"], githubCa, expected.outputs.githubOAuthApp.callbackUrl);
     try {
         const kubectl = kubectlIn(tools.kubectl);
-        mkdirSync(join(runDir, "pki"));
-        const pki = makeClusterPki(makeCa("bench cluster CA", join(runDir, "pki")));
-        const cluster = await startCluster(tools, pki, apiServerAuthFlags(mergedMachineConfig(tools, "1.13", expected.outputs.talosPatch, runDir), runDir), runDir);
+        const { cluster } = await startControlPlane(tools, expected, runDir, {});
         await startWorkloadRuntime(tools, cluster, kubectl, runDir);
         await installGatewayApi(tools, cluster, kubectl, { name: "platform", namespace: "kube-system" }, runDir);
         const engine = makeEngine(join(runDir, "engine"), tools.path, { KUBECONFIG: cluster.contextKubeconfig(`admin@${STACK}`), GITHUB_TOKEN: "bench-token", SSL_CERT_FILE: githubCa.certFile });

@@ -37,7 +37,7 @@ function refusal(env: NodeJS.ProcessEnv, message: RegExp, wrap: string[] = []): 
 async function badStartSteps(report: Report): Promise<void> {
     await report.check("sandbox: a port in use is refused, naming the port", async () => {
         const blocker = createServer();
-        const port = PORTS()[1];
+        const port = PORTS[1];
         await new Promise<void>((resolve) => blocker.listen(port, "127.0.0.1", resolve));
         try {
             return refusal(process.env, new RegExp(`port\\(s\\) ${port} on 127\\.0\\.0\\.1 are in use`));

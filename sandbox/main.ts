@@ -36,11 +36,12 @@ const STACK_FILE = join(REPO_ROOT, `Pulumi.${STACK}.yaml`);
 const PID_FILE = join(STATE, "pid");
 /** What a shell needs to reach the sandbox: PATH, KUBECONFIG and the engine's settings. */
 export const ENV_FILE = join(STATE, "env.json");
-const template = () => parse(readFileSync(join(REPO_ROOT, "sandbox", `Pulumi.${STACK}.yaml`), "utf8")).config as Record<string, any>;
-const DOMAIN = () => template()["platform-auth:domain"] as string;
-const GITHUB = () => new URL(template()["github:baseUrl"]);
+/** The stack file's settings the sandbox itself needs: its names, ports and gateway. */
+const TEMPLATE = parse(readFileSync(join(REPO_ROOT, "sandbox", `Pulumi.${STACK}.yaml`), "utf8")).config as Record<string, any>;
+const DOMAIN = TEMPLATE["platform-auth:domain"] as string;
+const GITHUB = new URL(TEMPLATE["github:baseUrl"]);
 /** The ports the sandbox takes on this machine: Dex, GitHub, and kubelogin's two for the person's login. */
-export const PORTS = () => [443, Number(GITHUB().port), 8000, 18000];
+export const PORTS = [443, Number(GITHUB.port), 8000, 18000];
 /** The Node the program needs: package.json's engines. */
 const NODE_ENGINE = (JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).engines.node as string).replace(/^>=/, "");
 /** The Go the tool builds need (their wrapper modules say `go 1.26`). */
@@ -109,8 +110,8 @@ async function preflight(): Promise<void> {
         removeState();
     }
     const taken: number[] = [];
-    for (const port of PORTS()) if (!(await portFree(port))) taken.push(port);
-    if (taken.length > 0) throw new SandboxError(`port(s) ${taken.join(", ")} on 127.0.0.1 are in use by another program (the sandbox needs ${PORTS().join(", ")}: Dex, GitHub, and kubelogin's login callbacks); stop it and start again. \`ss -ltnp\` names it.`);
+    for (const port of PORTS) if (!(await portFree(port))) taken.push(port);
+    if (taken.length > 0) throw new SandboxError(`port(s) ${taken.join(", ")} on 127.0.0.1 are in use by another program (the sandbox needs ${PORTS.join(", ")}: Dex, GitHub, and kubelogin's login callbacks); stop it and start again. \`ss -ltnp\` names it.`);
 }
 
 async function up(): Promise<void> {
@@ -118,8 +119,7 @@ async function up(): Promise<void> {
     say(WHY_ROOT);
     say("building what it needs, or reusing it (cached by version; minutes each on a cold cache)");
     buildTools(REPO_ROOT);
-    const domain = DOMAIN();
-    await reexecInNamespace(__filename, { privateNetwork: false, hosts: [`127.0.0.1 dex.${domain} ${GITHUB().hostname}`], args: ["inside"] });
+    await reexecInNamespace(__filename, { privateNetwork: false, hosts: [`127.0.0.1 dex.${DOMAIN} ${GITHUB.hostname}`], args: ["inside"] });
 }
 
 /** Inside the namespace: the world, the stack, Dex; then wait. Whatever happens, it ends with nothing left. */
@@ -137,8 +137,7 @@ async function inside(): Promise<void> {
         mkdirSync(runDir, { recursive: true });
         const tools = buildTools(REPO_ROOT);
         const ca = makeCa("platform-auth sandbox CA", join(STATE, "ca"));
-        const domain = DOMAIN();
-        const issuerTls = makeLeaf(ca, "dex", `/CN=dex.${domain}`, `DNS:dex.${domain}`);
+        const issuerTls = makeLeaf(ca, "dex", `/CN=dex.${DOMAIN}`, `DNS:dex.${DOMAIN}`);
         copyFileSync(join(REPO_ROOT, "sandbox", `Pulumi.${STACK}.yaml`), STACK_FILE);
         // github:baseUrl is in the stack file; its CA is a key the operator sets.
         const userKeys = { ...USER_KEYS, issuerCaPem: ca.certPem, githubCaPem: ca.certPem };
@@ -147,9 +146,9 @@ async function inside(): Promise<void> {
         const { cluster, pki } = await startControlPlane(tools, expected, runDir, {});
         const kubectl = kubectlIn(tools.kubectl);
         await startWorkloadRuntime(tools, cluster, kubectl, runDir);
-        const exposure = template()["platform-auth:exposure"];
+        const exposure = TEMPLATE["platform-auth:exposure"];
         await installGatewayApi(tools, cluster, kubectl, { name: exposure.gatewayName, namespace: exposure.gatewayNamespace }, runDir);
-        github = await startGitHub(template()["platform-auth:githubOrg"], ca, expected.outputs.githubOAuthApp.callbackUrl, { address: "127.0.0.1", port: Number(GITHUB().port), hosts: [GITHUB().hostname] });
+        github = await startGitHub(TEMPLATE["platform-auth:githubOrg"], ca, expected.outputs.githubOAuthApp.callbackUrl, { address: "127.0.0.1", port: Number(GITHUB.port), hosts: [GITHUB.hostname] });
         // One KUBECONFIG file for the up and the person's shell (the provider records its path):
         // the admin context the stack deploys with, and after the up the login too, made current.
         const shellKubeconfig = join(STATE, "shell.kubeconfig");
@@ -179,7 +178,7 @@ async function inside(): Promise<void> {
         };
         writeFileSync(ENV_FILE, JSON.stringify(shellEnv, null, 2), { mode: 0o600 });
         if (stopping) return;
-        printWelcome(domain, relative(REPO_ROOT, kubeconfig), ca.certFile, Math.round((Date.now() - started) / 1000));
+        printWelcome(relative(REPO_ROOT, kubeconfig), ca.certFile, Math.round((Date.now() - started) / 1000));
         await stopped;
         say("stopping");
     } finally {
@@ -190,12 +189,12 @@ async function inside(): Promise<void> {
     }
 }
 
-function printWelcome(domain: string, kubeconfig: string, caFile: string, seconds: number): void {
+function printWelcome(kubeconfig: string, caFile: string, seconds: number): void {
     const lines = [
         `ready after ${seconds}s. The standalone kubeconfig output is in ${kubeconfig}.`,
         "",
         `Sign in to the GitHub stand-in as ${ned.login} / ${ned.password} (or ${paige.login} / ${paige.password}).`,
-        `Your browser will warn about the certificates of dex.${domain} and ${GITHUB().host}: the sandbox's own CA (${caFile}) signs them,`,
+        `Your browser will warn about the certificates of dex.${DOMAIN} and ${GITHUB.host}: the sandbox's own CA (${caFile}) signs them,`,
         "and the sandbox never adds it to your trust store. Accept them, or import that CA into the browser yourself.",
         "",
         "In another terminal, open a shell where the sandbox's names resolve (as the same user as this one; its",

@@ -34,7 +34,7 @@ function admitted(mode: ModeContext, who: GitHubPerson) {
     const { result, visit } = signIn(mode, session);
     expectThat(result.status === 0 && visit.error === undefined, `${who.login} was not let in: ${visit.error ?? ""} ${result.stderr}`);
     const info = JSON.parse(result.stdout).status.userInfo as { username: string; groups: string[] };
-    return { ...info, claims: jwtClaims(session.tokens().id_token) };
+    return { ...info, claims: jwtClaims(session.tokens().id_token), session };
 }
 
 /**
@@ -83,9 +83,8 @@ export async function gitHubLoginSteps(mode: ModeContext): Promise<void> {
     // GitHub Enterprise Server cannot verify emails, so Dex counts every address as verified there.
     const oliveEmail = form === "github.com" ? olive.tokenEmail : olive.emails.find((e) => !e.verified)!.email;
     await report.check(`14. ${form}: a team member without a verified ${ned.tokenEmail.split("@")[1]} email gets ${oliveEmail} as username, and reads through the team alone`, () => {
-        const { username, groups } = admitted(mode, olive);
+        const { username, groups, session } = admitted(mode, olive);
         expectThat(username === `oidc:${oliveEmail}`, `username ${username}`);
-        const session = mode.session(olive, `github-${olive.login}`);
         const reads = mode.kubectl(session.kubeconfig, "auth", "can-i", "list", "pods").stdout.trim();
         const secrets = mode.kubectl(session.kubeconfig, "auth", "can-i", "get", "secrets").stdout.trim();
         expectThat(reads === "yes" && secrets === "no" && groups.includes(`oidc:${ALLOWED_GROUP}`), `list pods: ${reads}, get secrets: ${secrets}, groups ${groups.join(" ")}`);
