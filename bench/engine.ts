@@ -5,18 +5,17 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { kubectlIn } from "../e2e/control-plane";
-import { copyFixture, copyProgram, makeEngine } from "../e2e/engine";
-import { insideNamespace, reexecInNamespace } from "../e2e/namespace";
-import { killAllNow, stopAll } from "../e2e/processes";
-import { median, Report } from "../e2e/report";
-import type { EngineContext } from "../e2e/steps/context";
-import { configureStack } from "../e2e/steps/deploy";
-import { buildTools } from "../e2e/tools";
-import { installGatewayApi, startWorkloadRuntime } from "../e2e/workloads";
-import { startControlPlane, startGitHub } from "../e2e/world";
-import { makeCa } from "../test/support/pki";
-import { REPO_ROOT, runStack, stackFileConfig, USER_KEYS } from "../test/support/stack";
+import { kubectlIn } from "../lab/control-plane";
+import { copyFixture, copyProgram, makeEngine } from "../lab/engine";
+import { insideNamespace, reexecInNamespace } from "../lab/namespace";
+import { killAllNow, stopAll } from "../lab/processes";
+import { median, Report } from "../lab/report";
+import { configureStack, type EngineContext } from "../lab/deployment";
+import { buildTools } from "../lab/tools";
+import { installGatewayApi, startWorkloadRuntime } from "../lab/workloads";
+import { startControlPlane, startGitHub } from "../lab/world";
+import { makeCa } from "../lab/pki";
+import { parsedStackConfig, renderedStack, REPO_ROOT, stackFileConfig, USER_KEYS } from "../lab/stack-file";
 
 const SAMPLES = 7;
 /** The prod stack, whose stack file pins Talos v1.13. */
@@ -31,10 +30,10 @@ async function main(): Promise<void> {
     }
     const tools = buildTools(REPO_ROOT);
     const runDir = mkdtempSync(join(tmpdir(), "platform-auth-bench-"));
-    const expected = await runStack(STACK, USER_KEYS);
+    const expected = renderedStack(parsedStackConfig(STACK, USER_KEYS));
     // GitHub as github.com, its CA standing in for the public roots the provider trusts.
     const githubCa = makeCa("bench GitHub CA");
-    const github = await startGitHub(stackFileConfig(STACK)["platform-auth:githubOrg"], githubCa, expected.outputs.githubOAuthApp.callbackUrl);
+    const github = await startGitHub(stackFileConfig(STACK)["platform-auth:githubOrg"], githubCa, expected.callbackUrl);
     try {
         const kubectl = kubectlIn(tools.kubectl);
         const { cluster } = await startControlPlane(tools, expected, runDir, {});

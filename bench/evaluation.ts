@@ -2,8 +2,8 @@
 // merely importing the SDKs it uses. Each sample is a fresh Node process, and
 // the two kinds of sample alternate, so both see the same machine state.
 import { spawnSync } from "node:child_process";
-import { median } from "../e2e/report";
-import { makeCa } from "../test/support/pki";
+import { median } from "../lab/report";
+import { makeCa } from "../lab/pki";
 
 const SAMPLES = 7;
 const SDKS = ["@pulumi/pulumi", "@pulumi/kubernetes", "@pulumi/github", "@pulumi/command"];
@@ -13,7 +13,8 @@ async function child(kind: string, stack?: string): Promise<void> {
     const started = process.hrtime.bigint();
     for (const sdk of SDKS) require(sdk);
     if (kind === "stack") {
-        const { runStack, USER_KEYS } = require("../test/support/stack") as typeof import("../test/support/stack");
+        const { runStack } = require("../lab/stack") as typeof import("../lab/stack");
+        const { USER_KEYS } = require("../lab/stack-file") as typeof import("../lab/stack-file");
         await runStack(stack!, { ...USER_KEYS, issuerCaPem: process.env.BENCH_CA_PEM! });
     }
     process.stdout.write(String(Number(process.hrtime.bigint() - started) / 1e6));

@@ -3,8 +3,9 @@ import { expect } from "chai";
 import { parseTalosVersion } from "./fields";
 import { parseConfig } from "./parse";
 import { ConfigError, type RawConfig } from "./types";
-import { makeCa, makeLeaf } from "../test/support/pki";
-import { ProgramFailed, runStack, stackFileConfig, USER_KEYS } from "../test/support/stack";
+import { makeCa, makeLeaf } from "../lab/pki";
+import { ProgramFailed, runStack } from "../lab/stack";
+import { stackFileConfig, USER_KEYS } from "../lab/stack-file";
 
 const ca = makeCa("platform-auth test CA");
 /** As `pulumi config set --secret githubClientSecret` leaves it. */

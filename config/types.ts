@@ -17,7 +17,7 @@ export const FIRST_TALOS_MINOR_WITH_AUTH_DOCUMENT = 14;
 /**
  * The Dex release this program is tested with (the e2e builds the same
  * version). By tag: no registry is reachable where it is built, so its digest
- * is not known here (README: Configuration reference, `dexImage`).
+ * is not known here (docs/configuration.md, `dexImage`).
  */
 export const DEFAULT_DEX_IMAGE = "ghcr.io/dexidp/dex:v2.45.1-distroless";
 

@@ -3,9 +3,10 @@
 // Rolling without downtime is proven on the real engine in the e2e; here the
 // settings that make it so.
 import { expect } from "chai";
-import { byKind, dexConfigOf, isSecretValue, one, reveal } from "../test/support/resources";
-import { makeCa } from "../test/support/pki";
-import { runStack, USER_KEYS, type StackRun } from "../test/support/stack";
+import { byKind, dexConfigOf, one } from "../test/support/resources";
+import { isSecretValue, reveal, runStack, type StackRun } from "../lab/stack";
+import { makeCa } from "../lab/pki";
+import { USER_KEYS } from "../lab/stack-file";
 import { STACKS } from "../test/support/stacks";
 
 for (const [stack, expected] of Object.entries(STACKS)) {

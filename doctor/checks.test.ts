@@ -4,7 +4,7 @@ import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { parseExposure } from "../config/fields";
 import { readKubeloginUser } from "../kubeconfig/read";
-import { makeCa, makeLeaf } from "../test/support/pki";
+import { makeCa, makeLeaf } from "../lab/pki";
 import { CHECKS, deploymentCheck, discoveryCheck, jwksCheck, NOT_FOUND, outputsCheck, routeCheck } from "./checks";
 import { httpsGet } from "./cli";
 import { issuerTrust, parseStackSettings, type StackOutputs } from "./stack";

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { parse, stringify } from "yaml";
-import { makeCa } from "../test/support/pki";
+import { makeCa } from "../lab/pki";
 import { CHECKS } from "./checks";
 import { cachedLogins, kubeconfigEntryCheck, kubeloginCheck, whoamiCheck } from "./client";
 import { parseStackOutputs, type StackOutputs } from "./stack";

@@ -68,7 +68,7 @@ export function whoamiCheck(stack: string, outputs: StackOutputs, context: strin
     const relogin = `log in again: \`kubectl oidc-login clean\`, then \`kubectl --context ${context} auth whoami\``;
     if (logins.length === 0 || result === undefined) return skip(name, `no cached login for ${outputs.issuerUrl} yet; log in with \`kubectl --context ${context} auth whoami\``);
     const applied = readApiServerOidc(outputs.talosPatch).find((s) => s.issuerUrl === outputs.issuerUrl);
-    const repatch = "re-apply the stack's talosPatch: `PLATFORM_AUTH_TALOS_REPAIR=1 pulumi up` with talosNodes set, or by hand only on a node without any of it (README: Applying the Talos patch; a second \`talosctl patch mc\` duplicates the CA file and host entries)";
+    const repatch = "re-apply the stack's talosPatch: `PLATFORM_AUTH_TALOS_REPAIR=1 pulumi up` with talosNodes set, or by hand only on a node without any of it (docs/talos.md, Applying the Talos patch; a second \`talosctl patch mc\` duplicates the CA file and host entries)";
     if (!applied) return fail(name, `the stack's talosPatch configures no issuer ${outputs.issuerUrl}`, `\`pulumi up\`, then ${repatch}`);
     const { claim, prefix, lowercase } = applied.username;
     const expected = logins.map((claims) => `${prefix}${lowercase ? String(claims[claim]).toLowerCase() : claims[claim]}`);

@@ -1,7 +1,8 @@
 // What the doctor's tests share: the real program's outputs, as
 // `pulumi stack output --json` prints them, and canned command results.
-import { makeCa } from "../test/support/pki";
-import { runStack, USER_KEYS } from "../test/support/stack";
+import { makeCa } from "../lab/pki";
+import { runStack } from "../lab/stack";
+import { USER_KEYS } from "../lab/stack-file";
 import type { CommandResult } from "./checks";
 
 export const issuerCa = makeCa("mkcert development CA (doctor tests)");

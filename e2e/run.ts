@@ -13,22 +13,24 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readApiServerOidc } from "../talos/read";
-import { makeCa, makeLeaf, type KeyPair } from "../test/support/pki";
-import { REPO_ROOT, runStack, stackFileConfig, USER_KEYS } from "../test/support/stack";
-import { anonymousAccessStep, kubectlIn } from "./control-plane";
-import { installBrowser } from "./browser-standin";
-import { copyProgram, makeEngine } from "./engine";
-import { ALLOWED_TEAM_MEMBERS, ned } from "./github-people";
-import { openSession } from "./kubelogin";
-import { GHES_HOST, insideNamespace, issuerHosts, reexecInNamespace } from "./namespace";
-import { killAllNow, stopAll } from "./processes";
-import { expectThat, Report } from "./report";
+import { makeCa, makeLeaf, type KeyPair } from "../lab/pki";
+import { runStack } from "../lab/stack";
+import { REPO_ROOT, stackFileConfig, USER_KEYS } from "../lab/stack-file";
+import { anonymousAccessStep, kubectlIn } from "../lab/control-plane";
+import { installBrowser } from "../lab/browser-standin";
+import { copyProgram, makeEngine } from "../lab/engine";
+import { ALLOWED_TEAM_MEMBERS, ned } from "../lab/github-people";
+import { openSession } from "../lab/kubelogin";
+import { GHES_HOST, insideNamespace, issuerHosts, reexecInNamespace } from "../lab/namespace";
+import { killAllNow, stopAll } from "../lab/processes";
+import { expectThat, Report } from "../lab/report";
 import { adoptionSteps } from "./steps/adoption";
 import { admissionSteps } from "./steps/admission";
 import { artifactSteps } from "./steps/artifacts";
 import { browserSteps } from "./steps/browser";
-import type { EngineContext, ModeContext } from "./steps/context";
-import { configureStack, deploySteps, plainSecretRefusalStep, preflightRefusalStep, stackOutputs } from "./steps/deploy";
+import type { ModeContext } from "./steps/context";
+import { configureStack, stackOutputs, type EngineContext } from "../lab/deployment";
+import { deploySteps, plainSecretRefusalStep, preflightRefusalStep } from "./steps/deploy";
 import { dayTwoSteps } from "./steps/day-two";
 import { faultSteps } from "./steps/faults";
 import { gitHubLoginSteps, gitHubOutageSteps, teamRemovalStep } from "./steps/github-login";
@@ -37,10 +39,10 @@ import { refreshSteps } from "./steps/refresh";
 import { dexRightsStep, handAddedMemberSteps, killedUpSteps, preExistingTeamStep } from "./steps/teams";
 import { destroySteps, noOpPreviewStep, policySteps, rotationSteps } from "./steps/update";
 import { talosDestroyedStep, talosDriftSteps, talosFirstApplySteps, talosLoginStep, talosMigrationSteps, talosUpdateSteps, operatorPatches } from "./steps/talos";
-import { generatedConfig, startTalosNodes, type TalosNodes } from "./talos-nodes";
-import { buildTools, type Tools } from "./tools";
-import { installGatewayApi, startWorkloadRuntime } from "./workloads";
-import { operatorKeys, startControlPlane, startDeployedDex, startGitHub } from "./world";
+import { generatedConfig, startTalosNodes, type TalosNodes } from "../lab/talos-nodes";
+import { buildTools, type Tools } from "../lab/tools";
+import { installGatewayApi, startWorkloadRuntime } from "../lab/workloads";
+import { operatorKeys, startControlPlane, startDeployedDex, startGitHub } from "../lab/world";
 
 
 interface Run {
@@ -127,7 +129,7 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
 
     // 2. The control plane, configured from the stack's patch (step 3 checks the real engine renders the same).
     const expected = await runStack(run.stack, userKeys, overrides);
-    const { cluster, pki, minor } = await startControlPlane(tools, expected, runDir, trust);
+    const { cluster, pki, minor } = await startControlPlane(tools, expected.outputs, runDir, trust);
     await report.check(`2. kube-apiserver runs with the authentication settings of the Talos ${minor} machine config the patch merges into`, () => {
         const flags = cluster.apiServer.process.spawnargs.filter((a) => /^--(oidc-|authentication-config)/.test(a));
         const issuer = readApiServerOidc(expected.outputs.talosPatch)[0].issuerUrl;

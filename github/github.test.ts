@@ -5,7 +5,7 @@
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { expect } from "chai";
 import { byKind, one } from "../test/support/resources";
-import { ProgramFailed, runStack, type StackRun } from "../test/support/stack";
+import { ProgramFailed, runStack, type StackRun } from "../lab/stack";
 import { STACKS } from "../test/support/stacks";
 import type { LiveTeam, TeamLookup } from "./adopt";
 

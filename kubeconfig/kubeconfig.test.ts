@@ -4,8 +4,8 @@ import { oidcContract } from "../contract/contract";
 import { readKubeconfigFile, readKubeloginUser } from "./read";
 import { kubeconfigFile, kubeconfigUserYaml, kubeloginArgs, oidcLoginSetupCommand, setContextCommand, setCredentialsCommand, type LoginFlow } from "./render";
 import { shellQuote } from "../config/shell";
-import { makeCa } from "../test/support/pki";
-import { runStack } from "../test/support/stack";
+import { makeCa } from "../lab/pki";
+import { runStack } from "../lab/stack";
 import { STACKS } from "../test/support/stacks";
 
 /** Splits a POSIX command line the way sh does for the quoting shellQuote produces. */

@@ -1,7 +1,7 @@
 // The whole registered pack against the real program's resources for both
 // stacks, before and after the edits the pack exists to stop.
 import { expect } from "chai";
-import { USER_KEYS } from "../test/support/stack";
+import { USER_KEYS } from "../lab/stack-file";
 import { type Resource, RULES } from "./rules/resource";
 import { apiServerIssuers } from "./rules/tls-issuer";
 import { aggregated, k8s, rule, TYPES } from "./test/fixtures";

@@ -3,12 +3,10 @@
 // anything is created, or taken over with adoptExisting, and then only those
 // objects get the provider's patchForce.
 import { expect } from "chai";
-import type { Exposure } from "../config/types";
-import { ConfigError } from "../config/types";
+import { ConfigError, type Exposure } from "../config/types";
 import type { ClusterAccess } from "../program";
-import { reveal } from "../test/support/resources";
+import { reveal, ProgramFailed, readyCluster, runStack } from "../lab/stack";
 import { STACKS } from "../test/support/stacks";
-import { ProgramFailed, readyCluster, runStack } from "../test/support/stack";
 import { CannotAskCluster, type ClusterGet } from "./cluster";
 import { checkExisting, foreignManagers, MIGRATION_SECTION, programObjects, releaseCommand } from "./existing";
 

@@ -11,7 +11,7 @@ import { CannotAskCluster, jsonBody, type ClusterGet } from "./cluster";
 import type { PreflightResult } from "./exposure";
 import { shellQuote } from "../config/shell";
 
-export const MIGRATION_SECTION = 'README "Moving from the manual setup"';
+export const MIGRATION_SECTION = 'docs/operations.md "Moving from the manual setup"';
 
 export interface ProgramObject {
     apiVersion: string;

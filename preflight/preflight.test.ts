@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import type { Exposure } from "../config/types";
-import { makeCa, makeLeaf } from "../test/support/pki";
+import { makeCa, makeLeaf } from "../lab/pki";
 import { CannotAskCluster, clusterGet, type ClusterGet } from "./cluster";
 import { checkExposure } from "./exposure";
 

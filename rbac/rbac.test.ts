@@ -5,9 +5,10 @@
 import { expect } from "chai";
 import { clusterReaderRules } from "./rules";
 import { RbacModel, type Identity, type Request } from "../test/support/can-i";
-import { makeCa } from "../test/support/pki";
-import { byKind, reveal } from "../test/support/resources";
-import { runStack, USER_KEYS, type StackRun } from "../test/support/stack";
+import { makeCa } from "../lab/pki";
+import { byKind } from "../test/support/resources";
+import { reveal, runStack, type StackRun } from "../lab/stack";
+import { USER_KEYS } from "../lab/stack-file";
 
 const ned: Identity = { user: "oidc:ned@devantler.tech", groups: [] };
 const teamMember: Identity = { user: "oidc:alice@example.com", groups: ["oidc:devantler-tech:platform"] };

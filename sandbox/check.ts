@@ -10,10 +10,10 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO_ROOT } from "../test/support/stack";
-import { installBrowser } from "../e2e/browser-standin";
-import { ned } from "../e2e/github-people";
-import { expectThat, Report } from "../e2e/report";
+import { REPO_ROOT } from "../lab/stack-file";
+import { installBrowser } from "../lab/browser-standin";
+import { ned } from "../lab/github-people";
+import { expectThat, Report } from "../lab/report";
 import { alive, PORTS, shellArgs, STATE } from "./main";
 
 const MAIN = join(__dirname, "main.js");

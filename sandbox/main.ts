@@ -1,7 +1,7 @@
 // `npm run sandbox`: the whole login path on this machine, with no Talos
 // cluster, no GitHub app and no Pulumi account. It builds what it needs
 // (cached), then, in a private mount namespace where the sandbox's names
-// resolve for its own programs, starts the e2e's world (e2e/world.ts): a
+// resolve for its own programs, starts the world the e2e uses too (lab/): a
 // control plane configured from the sandbox stack's Talos patch, a GitHub
 // stand-in with a demo org, the real `pulumi up` on a `sandbox` stack with a
 // file backend and a passphrase under .sandbox/, and Dex as the stack
@@ -14,21 +14,20 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { createServer } from "node:net";
 import { join, relative } from "node:path";
 import { parse } from "yaml";
-import { makeCa, makeLeaf } from "../test/support/pki";
-import { REPO_ROOT, runStack, USER_KEYS } from "../test/support/stack";
+import { makeCa, makeLeaf } from "../lab/pki";
+import { parsedStackConfig, renderedStack, REPO_ROOT, USER_KEYS } from "../lab/stack-file";
 import { readKubeconfigFile } from "../kubeconfig/read";
-import { kubectlIn } from "../e2e/control-plane";
-import { makeEngine } from "../e2e/engine";
-import { ned, paige } from "../e2e/github-people";
-import { insideNamespace, reexecInNamespace } from "../e2e/namespace";
-import { killAllNow, sleep, stopAll } from "../e2e/processes";
-import { Report } from "../e2e/report";
-import type { EngineContext } from "../e2e/steps/context";
-import { configureStack, stackOutputs } from "../e2e/steps/deploy";
-import { buildTools } from "../e2e/tools";
-import { installGatewayApi, startWorkloadRuntime } from "../e2e/workloads";
-import type { GitHubStandIn } from "../e2e/github";
-import { acceptRoute, issuerLoaded, operatorKeys, startControlPlane, startDeployedDex, startGitHub } from "../e2e/world";
+import { kubectlIn } from "../lab/control-plane";
+import { makeEngine } from "../lab/engine";
+import { ned, paige } from "../lab/github-people";
+import { insideNamespace, reexecInNamespace } from "../lab/namespace";
+import { killAllNow, sleep, stopAll } from "../lab/processes";
+import { Report } from "../lab/report";
+import { configureStack, stackOutputs, type EngineContext } from "../lab/deployment";
+import { buildTools } from "../lab/tools";
+import { installGatewayApi, startWorkloadRuntime } from "../lab/workloads";
+import type { GitHubStandIn } from "../lab/github";
+import { acceptRoute, issuerLoaded, operatorKeys, startControlPlane, startDeployedDex, startGitHub } from "../lab/world";
 
 export const STATE = join(REPO_ROOT, ".sandbox");
 const STACK = "sandbox";
@@ -141,14 +140,15 @@ async function inside(): Promise<void> {
         copyFileSync(join(REPO_ROOT, "sandbox", `Pulumi.${STACK}.yaml`), STACK_FILE);
         // github:baseUrl is in the stack file; its CA is a key the operator sets.
         const userKeys = { ...USER_KEYS, issuerCaPem: ca.certPem, githubCaPem: ca.certPem };
-        const expected = await runStack(STACK, userKeys);
+        // The patch as the program renders it from the stack's config, as `pulumi up` will.
+        const rendered = renderedStack(parsedStackConfig(STACK, userKeys, STACK_FILE));
         say(`starting a control plane configured from the ${STACK} stack's Talos patch`);
-        const { cluster, pki } = await startControlPlane(tools, expected, runDir, {});
+        const { cluster, pki } = await startControlPlane(tools, rendered, runDir, {});
         const kubectl = kubectlIn(tools.kubectl);
         await startWorkloadRuntime(tools, cluster, kubectl, runDir);
         const exposure = TEMPLATE["platform-auth:exposure"];
         await installGatewayApi(tools, cluster, kubectl, { name: exposure.gatewayName, namespace: exposure.gatewayNamespace }, runDir);
-        github = await startGitHub(TEMPLATE["platform-auth:githubOrg"], ca, expected.outputs.githubOAuthApp.callbackUrl, { address: "127.0.0.1", port: Number(GITHUB.port), hosts: [GITHUB.hostname] });
+        github = await startGitHub(TEMPLATE["platform-auth:githubOrg"], ca, rendered.callbackUrl, { address: "127.0.0.1", port: Number(GITHUB.port), hosts: [GITHUB.hostname] });
         // One KUBECONFIG file for the up and the person's shell (the provider records its path):
         // the admin context the stack deploys with, and after the up the login too, made current.
         const shellKubeconfig = join(STATE, "shell.kubeconfig");

@@ -4,7 +4,8 @@
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
 import { expect } from "chai";
 import { byKind, one } from "../test/support/resources";
-import { runStack, stackFileConfig, type StackRun } from "../test/support/stack";
+import { runStack, type StackRun } from "../lab/stack";
+import { stackFileConfig } from "../lab/stack-file";
 import { STACKS } from "../test/support/stacks";
 import { AGENT } from "./inspect";
 import { readApiServerOidc } from "./read";

@@ -1,5 +1,5 @@
 // Each stack's Talos patch, merged by Talos's own config library
-// (talos/machinery, built by `e2e/tools/build.sh talos` for 1.13 and 1.14):
+// (talos/machinery, built by `lab/tools/build.sh talos` for 1.13 and 1.14):
 // it validates for a metal control-plane node, keeps every default Talos
 // generates that it does not mean to change; and what the node agent composes
 // with a node's live config (compose.ts) adds and takes off only what is the
@@ -12,7 +12,8 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { parseAllDocuments } from "yaml";
 import { one } from "../test/support/resources";
-import { REPO_ROOT, runStack } from "../test/support/stack";
+import { runStack } from "../lab/stack";
+import { REPO_ROOT } from "../lab/stack-file";
 import { STACKS } from "../test/support/stacks";
 import { parseTalosVersion } from "../config/fields";
 import { oidcContract } from "../contract/contract";
@@ -85,7 +86,7 @@ function unexplainedChanges(before: string, after: string, patch: string): strin
 describe("Talos's own merge (talos/machinery)", () => {
 before(function () {
     this.timeout(30 * 60_000);
-    const dirs = execFileSync("bash", [join(REPO_ROOT, "e2e/tools/build.sh"), "talos"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n");
+    const dirs = execFileSync("bash", [join(REPO_ROOT, "lab/tools/build.sh"), "talos"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim().split("\n");
     const find = (minor: string) => dirs.map((dir) => join(dir, `talos-patch-1.${minor}`)).filter(existsSync);
     const [t13, t14] = [find("13"), find("14")];
     expect([t13.length, t14.length], "one talos-patch build per minor").to.deep.equal([1, 1]);

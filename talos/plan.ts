@@ -39,7 +39,7 @@ export function ownedSettings(contract: OidcContract, version: TalosVersion, iss
         issuerHost: new URL(contract.issuerUrl).hostname,
         issuerAddress,
         migrationConfirmed,
-        migrationHint: `\`pulumi config set talosMigration ${TALOS_MIGRATION_TO_1_14}\` (README: Applying the Talos patch)`,
+        migrationHint: `\`pulumi config set talosMigration ${TALOS_MIGRATION_TO_1_14}\` (docs/talos.md: Applying the Talos patch)`,
     };
     if (talosPatchMode(version) === "authenticationConfig") {
         const [jwt] = authenticationConfiguration(contract).jwt;

@@ -8,7 +8,7 @@ import { oidcContract, type OidcContract } from "../contract/contract";
 import { ownedSettings, talosPatchDocuments } from "./plan";
 import { readApiServerOidc } from "./read";
 import { caFileName, kubeAuthenticationConfig, talosPatchMode, TALOS_ANONYMOUS_HEALTH_PATHS, toYamlStream } from "./render";
-import { makeCa } from "../test/support/pki";
+import { makeCa } from "../lab/pki";
 import { readReference } from "../test/support/reference";
 
 type Schema = { $defs: Record<string, unknown> } & Record<string, unknown>;

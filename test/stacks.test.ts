@@ -9,7 +9,8 @@ import { readKubeloginUser } from "../kubeconfig/read";
 import { readApiServerOidc } from "../talos/read";
 import { caFileName } from "../talos/render";
 import { dexConfigOf, dexTokenAudience, one } from "./support/resources";
-import { runStack, USER_KEYS, type StackRun } from "./support/stack";
+import { runStack, type StackRun } from "../lab/stack";
+import { parsedStackConfig, renderedStack, USER_KEYS } from "../lab/stack-file";
 import { LOCAL_CA, STACKS } from "./support/stacks";
 
 /** The apiserver's OIDC settings, read back from the Talos patch whatever its mode. */
@@ -57,6 +58,14 @@ for (const [stack, expected] of Object.entries(STACKS)) {
                     // Without the audience scope (the seed's defect) the token would be refused.
                     const naive = dexTokenAudience(dexConfigOf(patched.resources), clientId!, ["openid", "email"]);
                     expect(naive).to.not.include(accepted[0]);
+                });
+
+                // The sandbox and the bench start their apiserver from this rendering, without a mock-engine run.
+                it("the world's rendering of the parsed stack file is the program's talosPatch, its mode and the OAuth callback", async () => {
+                    const rendered = renderedStack(parsedStackConfig(stack, { ...expected.userKeys, talosVersion }));
+                    expect(rendered.talosPatch).to.equal(patched.outputs.talosPatch);
+                    expect(rendered.talosPatchMode).to.equal(patched.outputs.talosPatchMode);
+                    expect(rendered.callbackUrl).to.equal(await patched.value(patched.outputs.githubOAuthApp).then((app) => app.callbackUrl));
                 });
 
                 it("maps email and groups with the oidc: prefix that the RBAC subjects use", () => {

@@ -4,8 +4,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import type { Cluster, Kubectl } from "../control-plane";
-import { expectThat, type Report } from "../report";
+import type { Cluster, Kubectl } from "../../lab/control-plane";
+import { expectThat, type Report } from "../../lab/report";
 
 export async function admissionSteps(cluster: Cluster, kubectl: Kubectl, runDir: string, report: Report): Promise<void> {
     const admin = (...args: string[]) => kubectl(cluster.adminKubeconfig, ...args);

@@ -1,7 +1,7 @@
 // Step 3, on a cluster that already runs the manual setup: the user guide's
 // cluster-reader (with its dex.coreos.com read) and its two bindings, applied
 // by a field manager standing in for Flux. It runs before the program's first
-// `pulumi up` and follows README "Moving from the manual setup": the preview
+// `pulumi up` and follows docs/operations.md "Moving from the manual setup": the preview
 // refuses, naming each object and its owner; `adoptExisting` takes them over;
 // the old owner lets go of what it still co-owns; the key comes off again.
 // deploySteps then finds the stack up and runs its checks on it.
@@ -9,11 +9,11 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { foreignManagers, MIGRATION_SECTION, programObjects, type ProgramObject } from "../../preflight/existing";
-import { stackFileConfig } from "../../test/support/stack";
-import { ALLOWED_GROUP, ned } from "../github-people";
-import { run, waitFor } from "../processes";
-import { expectThat, firstLine } from "../report";
-import { onStack, type EngineContext } from "./context";
+import { stackFileConfig } from "../../lab/stack-file";
+import { ALLOWED_GROUP, ned } from "../../lab/github-people";
+import { run, waitFor } from "../../lab/processes";
+import { expectThat, firstLine } from "../../lab/report";
+import { onStack, type EngineContext } from "../../lab/deployment";
 
 /** The field manager standing in for Flux's kustomize-controller. */
 const FLUX = "flux";

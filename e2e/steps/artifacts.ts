@@ -3,10 +3,10 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import type { Outputs } from "../../test/support/stack";
-import type { Kubectl } from "../control-plane";
-import { run } from "../processes";
-import { expectThat, type Report } from "../report";
+import type { Outputs } from "../../lab/stack";
+import type { Kubectl } from "../../lab/control-plane";
+import { run } from "../../lab/processes";
+import { expectThat, type Report } from "../../lab/report";
 
 /** `expected`: the outputs of the same program under the mock engine; the real engine must give at least those. */
 export async function artifactSteps(outputs: Outputs, expected: Outputs, env: NodeJS.ProcessEnv, kubectl: Kubectl, runDir: string, report: Report): Promise<void> {

@@ -12,12 +12,12 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { readKubeconfigFile } from "../../kubeconfig/read";
 import { readApiServerOidc } from "../../talos/read";
-import type { Visit } from "../browser-standin";
-import { jwtClaims } from "../dex";
-import { ned, nedMixed, type GitHubPerson } from "../github-people";
-import { cachedTokens } from "../kubelogin";
-import { run, type CommandResult } from "../processes";
-import { expectThat } from "../report";
+import type { Visit } from "../../lab/browser-standin";
+import { jwtClaims } from "../../lab/dex";
+import { ned, nedMixed, type GitHubPerson } from "../../lab/github-people";
+import { cachedTokens } from "../../lab/kubelogin";
+import { run, type CommandResult } from "../../lab/processes";
+import { expectThat } from "../../lab/report";
 import type { ModeContext } from "./context";
 
 /** What this step needs beyond the mode's context: the kubectl binary, the users' environment (kubelogin on PATH), and a directory of its own. */

@@ -1,29 +1,15 @@
 // What the steps share within one run: the stack on the real engine, and
 // after it is up, its outputs, the cluster and Dex it configured, and the ways
 // in that users have.
-import type { Outputs } from "../../test/support/stack";
-import type { Engine } from "../engine";
-import type { GitHubStandIn } from "../github";
-import type { Cluster, Kubectl, Pki } from "../control-plane";
-import type { Browser } from "../browser-standin";
-import type { DexHandle } from "../dex";
-import type { GitHubPerson } from "../github-people";
-import type { Session } from "../kubelogin";
-import type { Report } from "../report";
-
-/** One stack on the real engine: its copy of the program, the cluster it deploys to, and the GitHub stand-in. */
-export interface EngineContext {
-    engine: Engine;
-    projectDir: string;
-    stack: string;
-    cluster: Cluster;
-    kubectl: Kubectl;
-    /** For the one watch that must run beside the engine rather than after it. */
-    kubectlBinary: string;
-    github: GitHubStandIn;
-    report: Report;
-    runDir: string;
-}
+import type { Outputs } from "../../lab/stack";
+import { setConfig, type EngineContext } from "../../lab/deployment";
+import type { GitHubStandIn } from "../../lab/github";
+import type { Cluster, Kubectl, Pki } from "../../lab/control-plane";
+import type { Browser } from "../../lab/browser-standin";
+import type { DexHandle } from "../../lab/dex";
+import type { GitHubPerson } from "../../lab/github-people";
+import type { Session } from "../../lab/kubelogin";
+import type { Report } from "../../lab/report";
 
 export interface ModeContext {
     /** The stack's outputs, as `pulumi stack output` gives them. */
@@ -68,13 +54,4 @@ export function canonical(value: unknown): string {
 /** Sets the stack's githubTeams. */
 export const setTeams = (ctx: Pick<EngineContext, "engine" | "projectDir" | "stack">, teams: TeamConfig[]) => setConfig(ctx, "githubTeams", "--", JSON.stringify(teams));
 
-/** `pulumi <args>` on the run's stack, in its copy of the program, without prompts (`args` must not contain `--`). */
-export function onStack(ctx: Pick<EngineContext, "engine" | "projectDir" | "stack">, ...args: string[]): ReturnType<Engine["pulumi"]> {
-    return ctx.engine.pulumi(ctx.projectDir, [...args, "--stack", ctx.stack, "--non-interactive"]);
-}
 
-/** `pulumi config set <args>` on the run's stack (a value after `--` may start with a dash); fails the step loudly. */
-export async function setConfig(ctx: Pick<EngineContext, "engine" | "projectDir" | "stack">, ...args: string[]): Promise<void> {
-    const set = await ctx.engine.pulumi(ctx.projectDir, ["config", "set", "--stack", ctx.stack, ...args]);
-    if (set.status !== 0) throw new Error(`pulumi config set ${args.filter((a) => !a.includes("\n")).join(" ")} failed: ${set.stderr}`);
-}

@@ -1,27 +1,13 @@
 // Step 3: the program on the real engine. `pulumi preview`, then `pulumi up`
 // against the loopback cluster and the GitHub stand-in; what Pulumi created is
 // then what every later step logs in through.
-import { readDexConfig, type DexConfigFile } from "../../dex/read";
 import { readApiServerOidc } from "../../talos/read";
-import { programWarnings } from "../engine";
-import { reveal } from "../../test/support/resources";
-import type { Outputs, StackRun } from "../../test/support/stack";
-import { expectThat, firstLine } from "../report";
-import { canonical, configuredTeams, onStack, setConfig, type EngineContext } from "./context";
+import { programWarnings } from "../../lab/engine";
+import { reveal, type Outputs, type StackRun } from "../../lab/stack";
+import { expectThat, firstLine } from "../../lab/report";
+import { canonical, configuredTeams } from "./context";
+import { onStack, setConfig, stackOutputs, type EngineContext } from "../../lab/deployment";
 
-/** The keys a user sets by hand, then the stand-ins' addresses; `pulumi config set` as the README says. */
-export async function configureStack(ctx: EngineContext, userKeys: Record<string, string>): Promise<void> {
-    const { engine, projectDir, stack } = ctx;
-    const must = async (args: string[]) => {
-        const result = await engine.pulumi(projectDir, args);
-        if (result.status !== 0) throw new Error(`pulumi ${args.slice(0, 3).join(" ")} failed: ${result.stderr || result.stdout}`);
-    };
-    await must(["stack", "init", stack, "--non-interactive"]);
-    for (const [key, value] of Object.entries(userKeys)) {
-        // A dotted key sets one field of a structured value (tokenLifetimes.idToken).
-        await must(["config", "set", "--stack", stack, ...(key === "githubClientSecret" ? ["--secret"] : []), ...(key.includes(".") ? ["--path"] : []), key, "--", value]);
-    }
-}
 
 /** On a cluster without the Gateway API, the preview itself refuses, naming `exposure`, and nothing is created. */
 export async function preflightRefusalStep(ctx: EngineContext): Promise<void> {
@@ -119,36 +105,4 @@ function expectNoDeprecation(result: { stdout: string; stderr: string }): void {
     expectThat(deprecated.length === 0, `deprecation warnings: ${deprecated.join("; ")}`);
 }
 
-/** The stack's outputs as `pulumi stack output` gives them to users. */
-export async function stackOutputs({ engine, projectDir, stack }: EngineContext): Promise<Outputs> {
-    const result = await engine.pulumi(projectDir, ["stack", "output", "--json", "--show-secrets", "--stack", stack]);
-    if (result.status !== 0) throw new Error(`pulumi stack output failed: ${result.stderr}`);
-    return JSON.parse(result.stdout) as Outputs;
-}
 
-/** Dex's config, the environment its pod gets, and the files its Secret volumes mount, read back from the cluster's Secrets and Deployment. */
-export function deployedDex({ kubectl, cluster }: EngineContext): { config: DexConfigFile; env: Record<string, string>; files: Record<string, string> } {
-    const get = (kind: string, name: string) => {
-        const result = kubectl(cluster.adminKubeconfig, "get", kind, name, "-n", "dex", "-o", "json");
-        if (result.status !== 0) throw new Error(`reading ${kind}/${name}: ${result.stderr}`);
-        return JSON.parse(result.stdout);
-    };
-    const decoded = (secret: string): Record<string, string> => Object.fromEntries(Object.entries(get("secret", secret).data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
-    const config = readDexConfig(decoded("dex-config")["config.yaml"]);
-    const pod = get("deployment", "dex").spec.template.spec;
-    const container = pod.containers[0];
-    const env = Object.fromEntries(
-        container.env.map((e: { name: string; value?: string; valueFrom?: { secretKeyRef: { name: string; key: string } } }) => [
-            e.name,
-            e.value ?? decoded(e.valueFrom!.secretKeyRef.name)[e.valueFrom!.secretKeyRef.key],
-        ]),
-    );
-    const files: Record<string, string> = {};
-    for (const mount of container.volumeMounts as { name: string; mountPath: string }[]) {
-        const secret = pod.volumes.find((v: { name: string }) => v.name === mount.name)?.secret as { secretName: string; items?: { key: string; path: string }[] } | undefined;
-        if (secret === undefined) continue;
-        const data = decoded(secret.secretName);
-        for (const { key, path } of secret.items ?? Object.keys(data).map((k) => ({ key: k, path: k }))) files[`${mount.mountPath}/${path}`] = data[key];
-    }
-    return { config, env, files };
-}

@@ -2,9 +2,9 @@
 // tokens), what deleting the bindings revokes, and what OIDC costs per request.
 import { Agent, request, type AgentOptions } from "node:https";
 import { readFileSync } from "node:fs";
-import type { Cluster, Pki } from "../control-plane";
-import { ned } from "../github-people";
-import { expectThat, firstLine, median } from "../report";
+import type { Cluster, Pki } from "../../lab/control-plane";
+import { ned } from "../../lab/github-people";
+import { expectThat, firstLine, median } from "../../lab/report";
 import type { ModeContext } from "./context";
 
 export async function faultSteps({ cluster, pki, dex, kubectl, report, session }: ModeContext): Promise<void> {

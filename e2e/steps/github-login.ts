@@ -6,13 +6,14 @@
 // removal from the team through the stack config ends access at the next
 // refresh, and GitHub failing during a refresh fails closed.
 import { durationSeconds } from "../../config/fields";
-import { jwtClaims } from "../dex";
-import { ALLOWED_GROUP, mallory, ned, olive, oscar, paige, rita, type GitHubPerson } from "../github-people";
-import { expectLoginAsked, type Session } from "../kubelogin";
-import { GHES_HOST } from "../namespace";
-import { sleep, waitFor } from "../processes";
-import { expectThat } from "../report";
-import { configuredTeams, onStack, setTeams, type EngineContext, type ModeContext } from "./context";
+import { jwtClaims } from "../../lab/dex";
+import { ALLOWED_GROUP, mallory, ned, olive, oscar, paige, rita, type GitHubPerson } from "../../lab/github-people";
+import { expectLoginAsked, type Session } from "../../lab/kubelogin";
+import { GHES_HOST } from "../../lab/namespace";
+import { sleep, waitFor } from "../../lab/processes";
+import { expectThat } from "../../lab/report";
+import { configuredTeams, setTeams, type ModeContext } from "./context";
+import { onStack, type EngineContext } from "../../lab/deployment";
 
 /** The host Dex's API calls must reach: api.github.com, or the Enterprise Server's own name. */
 function apiHost(mode: ModeContext): string {

@@ -2,12 +2,12 @@
 // would, gets exactly the read-only access the program grants; tokens the
 // apiserver must not accept are refused.
 import { join } from "node:path";
-import { jwtClaims } from "../dex";
-import { forgeJwt } from "../jwt";
-import { ALLOWED_GROUP, ned } from "../github-people";
-import { cachedTokens, kubeloginUser } from "../kubelogin";
-import { waitFor } from "../processes";
-import { expectThat, firstLine } from "../report";
+import { jwtClaims } from "../../lab/dex";
+import { forgeJwt } from "../../lab/jwt";
+import { ALLOWED_GROUP, ned } from "../../lab/github-people";
+import { cachedTokens, kubeloginUser } from "../../lab/kubelogin";
+import { waitFor } from "../../lab/processes";
+import { expectThat, firstLine } from "../../lab/report";
 import type { ModeContext } from "./context";
 
 export async function loginSteps({ cluster, kubectl, report, session }: ModeContext): Promise<void> {

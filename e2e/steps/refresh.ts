@@ -3,11 +3,11 @@
 // again each time, until the refresh token has gone unused too long; then a
 // new login is needed.
 import { durationSeconds } from "../../config/fields";
-import { jwtClaims } from "../dex";
-import { ned } from "../github-people";
-import { expectLoginAsked } from "../kubelogin";
-import { sleep } from "../processes";
-import { expectThat, firstLine } from "../report";
+import { jwtClaims } from "../../lab/dex";
+import { ned } from "../../lab/github-people";
+import { expectLoginAsked } from "../../lab/kubelogin";
+import { sleep } from "../../lab/processes";
+import { expectThat, firstLine } from "../../lab/report";
 import type { ModeContext } from "./context";
 
 export async function refreshSteps({ cluster, kubectl, report, session, dex, github }: ModeContext): Promise<void> {

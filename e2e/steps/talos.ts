@@ -9,10 +9,11 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { readApiServerOidc } from "../../talos/read";
-import type { GitHubPerson } from "../github-people";
-import { expectThat } from "../report";
-import type { TalosNodes } from "../talos-nodes";
-import { onStack, setConfig, type EngineContext, type ModeContext } from "./context";
+import type { GitHubPerson } from "../../lab/github-people";
+import { expectThat } from "../../lab/report";
+import type { TalosNodes } from "../../lab/talos-nodes";
+import { type ModeContext } from "./context";
+import { onStack, setConfig, type EngineContext } from "../../lab/deployment";
 import { expectCleanRefusal } from "./deploy";
 
 /** What others configured on the nodes before the program came: a CI issuer (1.14) or the manual setup's flags (1.13), and host names. */

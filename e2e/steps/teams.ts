@@ -5,8 +5,9 @@
 // created a team converges with the README's commands. And Dex itself holds
 // no cluster-scoped right.
 import { spawn, spawnSync } from "node:child_process";
-import { expectThat } from "../report";
-import { canonical, configuredTeams, onStack, setTeams, type EngineContext } from "./context";
+import { expectThat } from "../../lab/report";
+import { canonical, configuredTeams, setTeams } from "./context";
+import { onStack, type EngineContext } from "../../lab/deployment";
 
 export async function dexRightsStep(ctx: EngineContext): Promise<void> {
     await ctx.report.check("13. Dex runs with namespaced rights only: its ServiceAccount cannot create CRDs or write anything cluster-wide, and its CRDs are the program's", () => {
@@ -82,7 +83,7 @@ export async function killedUpSteps(ctx: EngineContext): Promise<void> {
     });
     await new Promise((resolve) => engine.once("exit", resolve));
     hold.release();
-    // README, Troubleshooting: a killed engine leaves its lock behind.
+    // docs/operations.md, Troubleshooting: a killed engine leaves its lock behind.
     const cancel = await ctx.engine.pulumi(ctx.projectDir, ["cancel", "--yes", "--stack", ctx.stack]);
     const next = await onStack(ctx, "up", "--yes", "--skip-preview");
     await ctx.report.check("13. after an up killed while GitHub created a team, pulumi cancel and the next up converge: the team adopted, not asked for twice, with its members", () => {

@@ -5,12 +5,11 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { programObjects } from "../../preflight/existing";
-import { REPO_ROOT, stackFileConfig, USER_KEYS } from "../../test/support/stack";
+import { REPO_ROOT, stackFileConfig, USER_KEYS } from "../../lab/stack-file";
 import { policies } from "../../policy/rules";
-import { copyFixture } from "../engine";
-import { expectThat, firstLine } from "../report";
-import { onStack, setConfig, type EngineContext } from "./context";
-import { deployedDex } from "./deploy";
+import { copyFixture } from "../../lab/engine";
+import { expectThat, firstLine } from "../../lab/report";
+import { onStack, setConfig, deployedDex, type EngineContext } from "../../lab/deployment";
 
 const DEX_SECRETS = ["dex-config", "dex-credentials"];
 

@@ -1,9 +1,9 @@
 // Drives the registered pack the way the CrossGuard server does, over the real
 // program's resources (as runStack records them) or synthetic ones.
 import type { PolicyResource, PolicyResourceOptions, ResourceValidationArgs, StackValidationArgs } from "@pulumi/policy";
-import { makeCa } from "../../test/support/pki";
-import { reveal } from "../../test/support/resources";
-import { runStack, USER_KEYS } from "../../test/support/stack";
+import { makeCa } from "../../lab/pki";
+import { reveal, runStack } from "../../lab/stack";
+import { USER_KEYS } from "../../lab/stack-file";
 import { policies } from "../rules";
 import type { Resource } from "../rules/resource";
 import { COMMAND_TYPE, TALOS_PATCH_TYPE } from "../rules/tls-issuer";

@@ -122,8 +122,10 @@ func generated(version, secretsFile string) (config.Provider, error) {
 		return nil, fmt.Errorf("secrets: %w", err)
 	}
 
+	// talosctl gen config names its default installer image too; 1.14 warns without one.
 	input, err := generate.NewInput(clusterName, endpoint, constants.DefaultKubernetesVersion,
-		generate.WithVersionContract(contract), generate.WithSecretsBundle(bundle), generate.WithInstallDisk(installDisk))
+		generate.WithVersionContract(contract), generate.WithSecretsBundle(bundle), generate.WithInstallDisk(installDisk),
+		generate.WithInstallImage("ghcr.io/siderolabs/installer:"+version))
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,7 @@
 // upstream bootstrap RBAC roles an OIDC user meets.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "./stack";
+import { REPO_ROOT } from "../../lab/stack-file";
 
 export function readReference(relativePath: string): string {
     return readFileSync(join(REPO_ROOT, "test", "reference", relativePath), "utf8");

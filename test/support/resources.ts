@@ -1,25 +1,7 @@
 // Reading what the mock engine recorded: find resources, and see through the
 // secret wrapper Pulumi puts around secret inputs.
 import { readDexConfig, type DexConfigFile } from "../../dex/read";
-import type { RecordedResource } from "./stack";
-
-/** Pulumi's wire signature for a secret value. */
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-
-export function isSecretValue(value: unknown): value is { value: unknown } {
-    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
-}
-
-/** The value with every secret wrapper removed. */
-export function reveal<T = any>(value: unknown): T {
-    if (isSecretValue(value)) return reveal(value.value);
-    if (Array.isArray(value)) return value.map(reveal) as T;
-    if (typeof value === "object" && value !== null) {
-        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)])) as T;
-    }
-    return value as T;
-}
+import { reveal, type RecordedResource } from "../../lab/stack";
 
 export function byKind(resources: RecordedResource[], kind: string): RecordedResource[] {
     return resources.filter((r) => r.type.endsWith(`:${kind}`));

@@ -1,8 +1,8 @@
 // The two stacks as the tests load them: each real Pulumi.<stack>.yaml plus
 // the keys a user sets by hand (local also gets a throwaway mkcert-like CA),
 // and what each promises. Frozen, so no test can change another's fixture.
-import { makeCa } from "./pki";
-import { USER_KEYS } from "./stack";
+import { makeCa } from "../../lab/pki";
+import { USER_KEYS } from "../../lab/stack-file";
 
 export const LOCAL_CA = makeCa("mkcert development CA");
 

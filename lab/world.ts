@@ -1,21 +1,21 @@
-// The local world a stack is deployed into, shared by the e2e and the
-// sandbox (`npm run sandbox`): a control plane configured from the stack's
-// own Talos patch, the GitHub stand-in people sign in to, the real engine
-// with the stack's keys set as an operator sets them, and Dex started as the
-// cluster holds it. Each piece is the same code in both; what they do with
-// it differs.
+// The local world a stack is deployed into, shared by the e2e, the sandbox
+// (`npm run sandbox`) and the bench: a control plane configured from the
+// stack's own Talos patch, the GitHub stand-in people sign in to, and Dex
+// started as the cluster holds it. Each piece is the same code in all three;
+// what they do with it differs.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { makeCa, type KeyPair } from "../test/support/pki";
-import { USER_KEYS, type StackRun } from "../test/support/stack";
+import { makeCa, type KeyPair } from "./pki";
+import { USER_KEYS } from "./stack-file";
+import type { TalosPatchMode } from "../talos/render";
 import { makeClusterPki, startCluster, type Cluster, type Kubectl, type Pki } from "./control-plane";
 import { runDex, type DexHandle } from "./dex";
 import { forgeJwt } from "./jwt";
 import { waitFor } from "./processes";
-import { startGitHubStandIn, type GitHubStandIn, type GitHubStandInOptions } from "./github";
+import { startGitHubStandIn, type GitHubStandIn } from "./github";
+import type { GitHubStandInOptions } from "./github-types";
 import { oscar, PEOPLE } from "./github-people";
-import type { EngineContext } from "./steps/context";
-import { deployedDex } from "./steps/deploy";
+import { deployedDex, type EngineContext } from "./deployment";
 import { apiServerAuthFlags, mergedMachineConfig } from "./talos-node";
 import type { Tools } from "./tools";
 
@@ -30,13 +30,13 @@ export interface ControlPlane {
 }
 
 /** etcd and the Kubernetes control plane, the apiserver started with the authentication settings the stack's talosPatch gives a Talos node. */
-export async function startControlPlane(tools: Tools, expected: StackRun, runDir: string, trust: Record<string, string>): Promise<ControlPlane> {
+export async function startControlPlane(tools: Tools, stack: { talosPatch: string; talosPatchMode: TalosPatchMode }, runDir: string, trust: Record<string, string>): Promise<ControlPlane> {
     const pkiDir = join(runDir, "pki");
     mkdirSync(pkiDir, { recursive: true });
     const pki = makeClusterPki(makeCa("cluster CA", pkiDir));
     // Each patch form goes through its own minor's config library.
-    const minor = expected.outputs.talosPatchMode === "authenticationConfig" ? "1.14" : "1.13";
-    const machineConfig = mergedMachineConfig(tools, minor, expected.outputs.talosPatch, runDir);
+    const minor = stack.talosPatchMode === "authenticationConfig" ? "1.14" : "1.13";
+    const machineConfig = mergedMachineConfig(tools, minor, stack.talosPatch, runDir);
     const cluster = await startCluster(tools, pki, apiServerAuthFlags(machineConfig, runDir), runDir, trust);
     return { cluster, pki, minor };
 }

@@ -20,7 +20,7 @@ export interface GitHubPerson {
     orgMember: boolean;
     /** Teams in other orgs, listed before any team of ours by `GET /user/teams` (30 to a page). */
     otherOrgTeams?: number;
-    /** The email Dex must put in the token, by the rule in README "Which email ends up in your user name" (on github.com). */
+    /** The email Dex must put in the token, by the rule in docs/configuration.md "Which email ends up in your user name" (on github.com). */
     tokenEmail: string;
 }
 

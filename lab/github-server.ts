@@ -6,8 +6,9 @@ import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import { isMainThread, parentPort, workerData, type MessagePort } from "node:worker_threads";
-import { makeLeaf } from "../test/support/pki";
-import type { GitHubStandInOptions, MembershipChange, RecordedCall } from "./github";
+import { makeLeaf } from "./pki";
+import { loginForm, page, paged, pick, readBody, redact, type Answer } from "./github-http";
+import type { GitHubStandInOptions, MembershipChange, RecordedCall } from "./github-types";
 import type { GitHubPerson } from "./github-people";
 import { GITHUB_ADDRESS, GITHUB_HOSTS } from "./namespace";
 
@@ -23,10 +24,7 @@ interface Team {
     parent: null;
 }
 
-type Answer = [status: number, body: unknown, headers?: Record<string, string>];
 const notFound = { message: "Not Found" };
-/** GitHub's page size when a request names none. */
-const PER_PAGE = 30;
 
 /** What the main thread may ask of the server, by name (github.ts). */
 export type Operations = ReturnType<typeof serve> extends Promise<infer T> ? T : never;
@@ -245,50 +243,6 @@ async function serve({ org, ca, people, oauthApp, listen = { address: GITHUB_ADD
             server.closeAllConnections();
         }),
     };
-}
-
-/** One page of `items` as GitHub pages a list: `per_page` and `page` in the query, `Link` with next and last while there is more. */
-function paged(items: unknown[], url: URL): Answer {
-    const perPage = Math.min(Number(url.searchParams.get("per_page") ?? PER_PAGE), 100);
-    const pageNumber = Number(url.searchParams.get("page") ?? 1);
-    const last = Math.max(1, Math.ceil(items.length / perPage));
-    const at = (n: number) => {
-        const link = new URL(url.href);
-        link.searchParams.set("per_page", String(perPage));
-        link.searchParams.set("page", String(n));
-        return link.href;
-    };
-    const links = pageNumber < last ? [`<${at(pageNumber + 1)}>; rel="next"`, `<${at(last)}>; rel="last"`] : [];
-    return [200, items.slice((pageNumber - 1) * perPage, pageNumber * perPage), links.length ? { link: links.join(", ") } : {}];
-}
-
-function page(title: string, message: string, content = ""): string {
-    return `<!DOCTYPE html><html><head><title>${title} · GitHub</title></head><body><h1>${title}</h1><p class="flash-error">${message}</p>${content}</body></html>`;
-}
-
-/** GitHub's sign-in form, carrying the OAuth request on to the session. */
-function loginForm(oauth: Record<string, string>): string {
-    const hidden = Object.entries(oauth).map(([name, value]) => `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`).join("");
-    return page("Sign in to GitHub", "to continue to the OAuth app", `<form action="/session" method="post"><input type="text" name="login" value=""><input type="password" name="password" value="">${hidden}<input type="submit" name="commit" value="Sign in"></form>`);
-}
-
-function escapeHtml(text: string): string {
-    return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-}
-
-/** Passwords and secrets never go into the record. */
-function redact(form: Record<string, string>): Record<string, string> {
-    return Object.fromEntries(Object.entries(form).map(([k, v]) => [k, /password|secret|code/.test(k) ? "…" : v]));
-}
-
-function pick(body: Record<string, unknown>, keys: string[]): Record<string, unknown> {
-    return Object.fromEntries(keys.filter((k) => body[k] !== undefined).map((k) => [k, body[k]]));
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString();
 }
 
 /**

@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { stackFileConfig } from "../test/support/stack";
+import { stackFileConfig } from "./stack-file";
 
 const INSIDE_NAMESPACE = "PLATFORM_AUTH_E2E_NAMESPACE";
 

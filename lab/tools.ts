@@ -1,4 +1,4 @@
-// The real programs, built from the Go module proxy by e2e/tools/build.sh and
+// The real programs, built from the Go module proxy by lab/tools/build.sh and
 // cached by version outside the repo. A build failure fails the suite: it
 // never skips.
 import { spawnSync } from "node:child_process";
@@ -25,12 +25,12 @@ export interface Tools {
 }
 
 export function buildTools(repoRoot: string): Tools {
-    const build = spawnSync("bash", [join(repoRoot, "e2e", "tools", "build.sh"), "e2e"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+    const build = spawnSync("bash", [join(repoRoot, "lab", "tools", "build.sh"), "e2e"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
     if (build.status !== 0) throw new Error(`building the real components failed (exit ${build.status}); see the output above`);
     const dirs = build.stdout.trim().split("\n").filter(Boolean);
     const find = (name: string) => {
         const dir = dirs.find((d) => existsSync(join(d, name)));
-        if (!dir) throw new Error(`e2e/tools/build.sh did not produce ${name}`);
+        if (!dir) throw new Error(`lab/tools/build.sh did not produce ${name}`);
         return join(dir, name);
     };
     const tools: Tools = {

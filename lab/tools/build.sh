@@ -33,10 +33,11 @@ GITHUB_PROVIDER_VERSION=6.15.0
 COMMAND_PROVIDER_VERSION=1.2.1
 KWOK_VERSION=v0.8.0
 GATEWAY_API_VERSION=v1.6.3
-# Talos's config library per Talos minor. The proxy serves no list of versions;
-# of the 1.14 pre-releases asked for by name (rc.1, rc.0, beta.1, beta.0,
-# alpha.3, alpha.2) it serves only alpha.2.
-TALOS_MACHINERY_VERSIONS="1.13=v1.13.7 1.14=v1.14.0-alpha.2"
+# Talos's config library per Talos minor, at the released tags the program supports.
+TALOS_MACHINERY_VERSIONS="1.13=v1.13.9 1.14=v1.14.1"
+# v1.14.1's go.mod asks for two versions the module proxy does not serve; the
+# nearest it does, per module (MODULE=REPLACEMENT@VERSION).
+TALOS_1_14_PINS="github.com/cosi-project/runtime=github.com/cosi-project/runtime@v1.16.2 github.com/jsimonetti/rtnetlink/v2=github.com/jsimonetti/rtnetlink/v2@v2.3.0"
 
 TOOLS_DIR=${PLATFORM_AUTH_TOOLS:-$HOME/.cache/platform-auth/tools}
 THIRD_PARTY=${PLATFORM_AUTH_THIRD_PARTY:-$repo/../shared/third_party}
@@ -158,6 +159,8 @@ prepare_talos-patch() {
   local d; d=$(wrapper "$1-$2")
   cp "$repo/talos/machinery/main.go" "$d/"
   (cd "$d" && go mod edit -require="github.com/siderolabs/talos/pkg/machinery@${2%%-src*}")
+  local pin
+  case $2 in v1.14.*) for pin in $TALOS_1_14_PINS; do (cd "$d" && go mod edit -replace="$pin"); done ;; esac
   echo "$d"
 }
 

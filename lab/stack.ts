@@ -1,16 +1,12 @@
 // Runs the real program under Pulumi's mock engine, with a stack's real
 // Pulumi.<stack>.yaml plus the user-set keys, and records every resource.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
-import { parse } from "yaml";
-import { PROJECT } from "../../config/types";
-import { platformAuth, type ClusterAccess } from "../../program";
-import { programObjects } from "../../preflight/existing";
-import type { TeamLookup } from "../../github/adopt";
-
-export const REPO_ROOT = join(__dirname, "..", "..", "..");
+import { PROJECT } from "../config/types";
+import { platformAuth, type ClusterAccess } from "../program";
+import { programObjects } from "../preflight/existing";
+import type { TeamLookup } from "../github/adopt";
+import { stackFileConfig } from "./stack-file";
 
 export interface RecordedResource {
     type: string;
@@ -48,19 +44,6 @@ export interface StackRun {
     /** Resolves an output (or plain value) the program returned. */
     value<T>(input: pulumi.Input<T>): Promise<T>;
 }
-
-/** Stack config as Pulumi hands it to the program: structured values as JSON text. */
-export function stackFileConfig(stack: string): Record<string, string> {
-    const file = parse(readFileSync(join(REPO_ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
-    return Object.fromEntries(
-        Object.entries(file.config).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]),
-    );
-}
-
-export const USER_KEYS = {
-    githubClientId: "Ov23liTestClientId01",
-    githubClientSecret: "test-github-client-secret-0123456789abcdef",
-};
 
 /**
  * Runs the program for `stack`. `userKeys` are the hand-set keys (without the
@@ -129,4 +112,22 @@ export class ProgramFailed extends Error {
 /** Waits until the mock engine has answered every registration the program made. */
 async function settle(): Promise<void> {
     await pulumi.runtime.disconnect();
+}
+
+/** Pulumi's wire signature for a secret value. */
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+
+export function isSecretValue(value: unknown): value is { value: unknown } {
+    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+}
+
+/** The value with every secret wrapper removed. */
+export function reveal<T = any>(value: unknown): T {
+    if (isSecretValue(value)) return reveal(value.value);
+    if (Array.isArray(value)) return value.map(reveal) as T;
+    if (typeof value === "object" && value !== null) {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)])) as T;
+    }
+    return value as T;
 }

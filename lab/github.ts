@@ -18,40 +18,8 @@
 // answer is posted), so the suite reads GitHub's state as plain values.
 import { join } from "node:path";
 import { MessageChannel, receiveMessageOnPort, Worker } from "node:worker_threads";
-import type { KeyPair } from "../test/support/pki";
 import type { Operations } from "./github-server";
-import type { GitHubPerson } from "./github-people";
-
-export interface RecordedCall {
-    method: string;
-    host: string;
-    path: string;
-    /** The query string, with its `?` (a page of a list), or "". */
-    query: string;
-    /** The person whose token made the call; undefined for the provider's token and the web flow. */
-    who?: string;
-    body?: Record<string, unknown>;
-    status: number;
-}
-
-/** A change to a team's members, as GitHub made it. */
-export interface MembershipChange {
-    at: number;
-    slug: string;
-    login: string;
-    role?: string;
-}
-
-export interface GitHubStandInOptions {
-    org: string;
-    /** Signs the certificate it serves for every name it answers to (on GITHUB_ADDRESS:443). */
-    ca: KeyPair & { dir: string };
-    people: GitHubPerson[];
-    /** The OAuth app registered for Dex: its client ID and secret, and the callback URL it was registered with. */
-    oauthApp: { clientId: string; clientSecret: string; callbackUrl: string };
-    /** Where it listens and the names its certificate carries; GITHUB_ADDRESS:443 and GITHUB_HOSTS unless given. */
-    listen?: { address: string; port: number; hosts: string[] };
-}
+import type { GitHubStandInOptions, MembershipChange, RecordedCall } from "./github-types";
 
 export interface GitHubStandIn {
     /** Every call so far, in order. */

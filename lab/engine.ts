@@ -23,9 +23,9 @@ export function copyProgram(repoRoot: string, dir: string, stackFiles: Record<st
     return dir;
 }
 
-/** Copies a fixture program from e2e/fixtures/<name>, sharing the repo's node_modules. */
+/** Copies a fixture program from lab/fixtures/<name>, sharing the repo's node_modules. */
 export function copyFixture(repoRoot: string, name: string, dir: string): string {
-    cpSync(join(repoRoot, "e2e", "fixtures", name), dir, { recursive: true });
+    cpSync(join(repoRoot, "lab", "fixtures", name), dir, { recursive: true });
     symlinkSync(join(repoRoot, "node_modules"), join(dir, "node_modules"));
     return dir;
 }

@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { makeLeaf, type KeyPair } from "../test/support/pki";
+import { makeLeaf, type KeyPair } from "./pki";
 import { freePort, run, start, waitFor, type CommandResult, type Service } from "./processes";
 import { expectThat, type Report } from "./report";
 import type { Tools } from "./tools";
