@@ -8,10 +8,12 @@ import { ConfigError } from "./config/types";
 import { Dex } from "./dex/component";
 import { readTeam, TEAM_IDS_OUTPUT, teamsToAdopt, type TeamLookup } from "./github/adopt";
 import { GitHubTeams } from "./github/component";
+import { checkOrg, readOrgLogin, type OrgLookup } from "./github/org";
 import { ReadOnlyRbac } from "./rbac/component";
 import { TalosApiServerPatch } from "./talos/component";
 import { oidcContract } from "./contract/contract";
-import { dexCallbackUrl, dexConfig } from "./dex/config";
+import { dexCallbackUrl, dexConfig, DEVICE_FLOW_WHY } from "./dex/config";
+import { githubPort } from "./dex/objects";
 import { kubeconfigFile, kubeconfigUserYaml, oidcLoginSetupCommand, setContextCommand, setCredentialsCommand } from "./kubeconfig/render";
 import { clusterReaderRules, readOnlySubjects } from "./rbac/rules";
 import { clusterGet, type ClusterGet } from "./preflight/cluster";
@@ -24,7 +26,7 @@ import { agentEnvironment } from "./talos/plan";
 /** How the program asks the target cluster questions before creating anything; tests pass a stand-in. */
 export type ClusterAccess = (context: string) => ClusterGet;
 
-export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLookup: TeamLookup = readTeam) {
+export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLookup: TeamLookup = readTeam, orgLookup: OrgLookup = readOrgLogin) {
     // Validate everything first: a bad value must stop the run before any resource exists.
     const config = loadConfig();
     const get = cluster(config.kubernetesContext);
@@ -67,6 +69,10 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
     });
     const githubApi = new github.Provider("github", { owner: config.githubOrg, baseUrl: config.githubServer?.baseUrl });
 
+    // The org as GitHub spells it: Dex compares it exactly.
+    const orgProblems = await checkOrg(config.githubOrg, orgLookup, githubApi);
+    if (orgProblems.length > 0) throw new ConfigError(orgProblems);
+    if (config.deviceFlow) pulumi.log.info(DEVICE_FLOW_WHY);
     // Teams already in GitHub are adopted as GitHub holds them; a missing `existing` one is bad config.
     const recordedTeams = async () => ((await lastOutput(TEAM_IDS_OUTPUT)) ?? {}) as Record<string, string>;
     const existingTeams = await teamsToAdopt(config.githubTeams, teamLookup, githubApi, recordedTeams);
@@ -90,6 +96,7 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
             tokenLifetimes: config.tokenLifetimes,
             preferredEmailDomain: config.preferredEmailDomain,
             githubServer: config.githubServer && { host: config.githubServer.host, privateCa: config.githubServer.caPem !== undefined },
+            deviceFlow: config.deviceFlow,
         }),
         host,
         githubClientId: config.githubClientId,
@@ -101,6 +108,7 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
         peers: {
             ingressNamespace: config.exposure.kind === "httproute" ? config.exposure.proxyNamespace : config.exposure.controllerNamespace,
             monitoringNamespace: config.monitoringNamespace,
+            githubPort: githubPort(config.githubServer?.host),
         },
         adopted: existing.adopted,
     }, { providers: [kubernetes] });
@@ -131,9 +139,11 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
         kubectlClientId: contract.clientId,
         apiServerAudience: contract.audience,
         kubeconfigUser: kubeconfigUserYaml(contract, config.stack, "browser"),
-        kubeconfigUserHeadless: kubeconfigUserYaml(contract, config.stack, "headless"),
         setCredentialsCommand: setCredentialsCommand(contract, config.stack, "browser"),
-        setCredentialsHeadlessCommand: setCredentialsCommand(contract, config.stack, "headless"),
+        // The device flow's user only where Dex serves it (deviceFlow).
+        ...(config.deviceFlow
+            ? { kubeconfigUserHeadless: kubeconfigUserYaml(contract, config.stack, "headless"), setCredentialsHeadlessCommand: setCredentialsCommand(contract, config.stack, "headless") }
+            : {}),
         setContextCommand: setContextCommand(config.stack, config.kubeconfigCluster),
         // Only with the apiserver's address and CA: without them there is no whole file to give.
         ...(config.apiServer ? { kubeconfig: kubeconfigFile(contract, config.stack, config.kubeconfigCluster, config.apiServer) } : {}),

@@ -99,6 +99,7 @@ describe("config: bad values are refused with the key named", () => {
         ["a read-only user outside the preferred email domain", { readOnlyUsers: JSON.stringify(["ned@gmail.com"]) }, "readOnlyUsers[0]", /outside preferredEmailDomain "devantler\.tech".*readOnlyGroups/],
         ["a read-only user with capitals on Talos 1.14", { talosVersion: "v1.14", readOnlyUsers: JSON.stringify(["Ned@devantler.tech"]) }, "readOnlyUsers[0]", /lowercases the token's email.*write "ned@devantler\.tech"/],
         ["an adoption answer that is not a boolean", { adoptExisting: "yes" }, "adoptExisting", /"yes" is not true or false/],
+        ["a device-flow answer that is not a boolean", { deviceFlow: "on" }, "deviceFlow", /"on" is not true or false/],
         ["a migration confirmed for a 1.13 stack", { talosMigration: "1.13-to-1.14" }, "talosMigration", /talosVersion is "v1\.13"; set talosVersion to v1\.14/],
     ];
     for (const [what, overrides, key, message] of cases) {
@@ -214,6 +215,11 @@ describe("config: good values", () => {
     it("takes over existing objects only when adoptExisting says so", () => {
         expect(parse("local", localRaw()).adoptExisting).to.equal(false);
         expect(parse("local", localRaw({ adoptExisting: "true" })).adoptExisting).to.equal(true);
+    });
+
+    it("serves the device flow only when deviceFlow says so", () => {
+        expect(parse("local", localRaw()).deviceFlow).to.equal(false);
+        expect(parse("local", localRaw({ deviceFlow: "true" })).deviceFlow).to.equal(true);
     });
 
     it("defaults token lifetimes to bounded values", () => {

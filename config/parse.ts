@@ -22,7 +22,7 @@ const KNOWN_KEYS = [
     "domain", "githubOrg", "githubTeams", "githubClientId", "githubClientSecret", "readOnlyUsers", "readOnlyGroups",
     "readOnlyApiGroups", "issuerCaRequired", "issuerCaPem", "dexReplicas", "dexImage", "monitoringNamespace", "tokenLifetimes", "exposure", "talosVersion",
     "talosNodes", "kubeconfigCluster", "issuerAddress", "talosMigration", "apiServerUrl", "apiServerCaPem", "preferredEmailDomain",
-    "adoptExisting", "githubCaPem",
+    "adoptExisting", "githubCaPem", "deviceFlow",
 ];
 
 /**
@@ -165,6 +165,7 @@ export function parseConfig(stack: string, raw: RawConfig, secretKeys: ReadonlyS
 
     const kubeconfigCluster = read.optionalString("kubeconfigCluster") ?? stack;
     const adoptExisting = read.optionalBoolean("adoptExisting") ?? false;
+    const deviceFlow = read.optionalBoolean("deviceFlow") ?? false;
     const apiServer = parseApiServer(read.optionalString("apiServerUrl"), read.optionalString("apiServerCaPem"), fail);
 
     if (problems.length > 0) throw new ConfigError(problems);
@@ -189,6 +190,7 @@ export function parseConfig(stack: string, raw: RawConfig, secretKeys: ReadonlyS
         issuerAddress,
         talosMigrationConfirmed: talosMigration === TALOS_MIGRATION_TO_1_14,
         adoptExisting,
+        deviceFlow,
         kubeconfigCluster,
         apiServer,
         preferredEmailDomain,

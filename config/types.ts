@@ -90,6 +90,12 @@ export interface PlatformAuthConfig {
     talosMigrationConfirmed: boolean;
     /** Take over same-named objects another field manager owns (the manual setup), instead of refusing. */
     adoptExisting: boolean;
+    /**
+     * kubelogin's device flow for sessions without a browser. Off by default: Dex's
+     * approval screen is one global switch, and a device code someone else started
+     * must never yield a person's tokens without it.
+     */
+    deviceFlow: boolean;
     /** The kubeconfig cluster entry the generated context points at. */
     kubeconfigCluster: string;
     /** With it, the outputs include a whole kubeconfig file; without it, users need the cluster entry already. */

@@ -3,9 +3,8 @@
 // rendered by a tested function in dex/config.ts or dex/objects.ts.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { stringify } from "yaml";
 import { adoptionMetadata, type AdoptedObjects, type Exposure } from "../config/types";
-import { apiServerClientSecret, checksum, CREDENTIALS, DEX_HTTP_PORT, GITHUB_CA } from "./config";
+import { apiServerClientSecret, checksum, CREDENTIALS, DEX_HTTP_PORT, dexConfigYaml, GITHUB_CA } from "./config";
 import {
     DEX_NAMESPACE,
     DEX_OBJECTS,
@@ -41,7 +40,7 @@ export class Dex extends pulumi.ComponentResource {
         super("platform-auth:auth:Dex", name, {}, opts);
         const parent = { parent: this };
         const metadata = (kind: string, objectName: string) => ({ name: objectName, namespace: DEX_NAMESPACE, labels: dexLabels, ...adoptionMetadata(args.adopted, kind, objectName) });
-        const configYaml = stringify(args.config, { lineWidth: 0 });
+        const configYaml = dexConfigYaml(args.config);
 
         const namespace = new k8s.core.v1.Namespace(
             `${name}-namespace`,

@@ -2,6 +2,7 @@
 // as $VARs that Dex expands from a Secret-backed environment, so the config
 // itself can be rendered, hashed and shown in a preview.
 import { createHash } from "node:crypto";
+import { stringify } from "yaml";
 import type { TokenLifetimes } from "../config/types";
 import type { OidcContract } from "../contract/contract";
 
@@ -23,6 +24,8 @@ export interface DexConfigInput {
     preferredEmailDomain?: string;
     /** A GitHub Enterprise Server: its `<host>[:port]`, and whether Dex trusts it through the mounted GITHUB_CA. */
     githubServer?: { host: string; privateCa: boolean };
+    /** kubelogin's device flow, and with it Dex's approval screen for every login (DEVICE_FLOW_WHY). */
+    deviceFlow: boolean;
 }
 
 /**
@@ -40,15 +43,28 @@ export const GITHUB_CA = { secretKey: "github-ca.pem", dir: "/etc/github-ca", fi
  * only accepted for a client that lists it once it lists any redirect URI.
  */
 const DEX_DEVICE_CALLBACK = "/device/callback";
+/** How Dex names kubectl's client, on its approval page among others. */
+export const KUBECTL_CLIENT_NAME = "kubectl (kubelogin)";
+
+const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 /**
- * The grants kubectl's logins need: the browser flow, silent refresh, and the
- * device flow. Dex's default adds implicit, password and token exchange, which
- * nobody here uses.
+ * The grants kubectl's logins need: the browser flow and silent refresh, and
+ * the device flow when the stack turns it on. Dex's default adds implicit,
+ * password, device code and token exchange.
  */
-const GRANT_TYPES = ["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"];
+const GRANT_TYPES = ["authorization_code", "refresh_token"];
+
+/**
+ * Why the device flow comes with Dex's approval screen, as preview says it.
+ * Anyone who reaches Dex can start a device request, and its link fills the
+ * code in for whoever opens it; Dex's only switch for the approval screen is
+ * global (oauth2.skipApprovalScreen).
+ */
+export const DEVICE_FLOW_WHY =
+    "deviceFlow is on: Dex shows its approval screen (naming the client) at every login, browser logins included. Anyone who can reach Dex can start a device request and send its link to a team member; without the screen, one click while signed in to GitHub would hand that person's tokens to them, and Dex's switch for the screen is global.";
 
 /** Dex's config.yaml content, as an object. */
-export function dexConfig({ contract, githubOrg, teamSlugs, tokenLifetimes, preferredEmailDomain, githubServer }: DexConfigInput): Record<string, unknown> {
+export function dexConfig({ contract, githubOrg, teamSlugs, tokenLifetimes, preferredEmailDomain, githubServer, deviceFlow }: DexConfigInput): Record<string, unknown> {
     return {
         issuer: contract.issuerUrl,
         // The program creates Dex's CRDs (objects.ts), so Dex only checks for them and needs no cluster-scoped write.
@@ -56,7 +72,8 @@ export function dexConfig({ contract, githubOrg, teamSlugs, tokenLifetimes, pref
         // TLS ends at the gateway or ingress; Dex itself serves plain HTTP in-cluster.
         web: { http: `0.0.0.0:${DEX_HTTP_PORT}` },
         telemetry: { http: `0.0.0.0:${DEX_TELEMETRY_PORT}` },
-        oauth2: { skipApprovalScreen: true, responseTypes: ["code"], grantTypes: GRANT_TYPES },
+        // Without the device flow, Dex refuses its grant, and its /auth refuses the device callback (not a listed redirect URI).
+        oauth2: { skipApprovalScreen: !deviceFlow, responseTypes: ["code"], grantTypes: deviceFlow ? [...GRANT_TYPES, DEVICE_CODE_GRANT] : GRANT_TYPES },
         expiry: {
             idTokens: tokenLifetimes.idToken,
             authRequests: "10m",
@@ -90,9 +107,9 @@ export function dexConfig({ contract, githubOrg, teamSlugs, tokenLifetimes, pref
         staticClients: [
             {
                 id: contract.clientId,
-                name: "kubectl (kubelogin)",
+                name: KUBECTL_CLIENT_NAME,
                 public: true,
-                redirectURIs: [...contract.redirectUris, DEX_DEVICE_CALLBACK],
+                redirectURIs: [...contract.redirectUris, ...(deviceFlow ? [DEX_DEVICE_CALLBACK] : [])],
             },
             {
                 // Only names the apiserver's audience and lets kubectl's tokens carry
@@ -107,6 +124,16 @@ export function dexConfig({ contract, githubOrg, teamSlugs, tokenLifetimes, pref
         ],
         enablePasswordDB: false,
     };
+}
+
+/**
+ * The config file's text. Dex reads it as YAML 1.1 (ghodss/yaml over go-yaml
+ * v2), where an unquoted on, yes, n, 0b1 or 1_000 is a boolean or a number,
+ * and go-yaml tries Go's own number syntax besides (0o12, 0x_1f): every
+ * string is written in double quotes, so a team slug "on" stays a string.
+ */
+export function dexConfigYaml(config: Record<string, unknown>): string {
+    return stringify(config, { lineWidth: 0, version: "1.1", defaultStringType: "QUOTE_DOUBLE", defaultKeyType: "PLAIN" });
 }
 
 export function dexCallbackUrl(contract: OidcContract): string {

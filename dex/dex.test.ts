@@ -56,12 +56,17 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             expect(JSON.stringify(container(publicGhes))).to.not.include("github-ca");
         });
 
-        it("lets kubectl log in by browser or by device code (and refresh), and by no other grant", () => {
+        it("lets kubectl log in by browser (and refresh) by default, and by device code and approval only with deviceFlow", async () => {
+            const kubectl = (config: ReturnType<typeof dexConfigOf>) => config.staticClients.find((c) => c.id === run.outputs.kubectlClientId)!;
             const config = dexConfigOf(run.resources);
-            expect(config.oauth2.grantTypes).to.have.members(["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"]);
+            expect(config.oauth2.grantTypes).to.have.members(["authorization_code", "refresh_token"]);
+            expect(config.oauth2.skipApprovalScreen).to.equal(true);
+            expect(kubectl(config).redirectURIs).to.not.include("/device/callback");
+            const device = dexConfigOf((await runStack(stack, { ...expected.userKeys, deviceFlow: "true" })).resources);
+            expect(device.oauth2.grantTypes).to.have.members(["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"]);
+            expect(device.oauth2.skipApprovalScreen).to.equal(false);
             // Dex sends the device flow's code to this path of its own, and checks it like any redirect URI.
-            const kubectl = config.staticClients.find((c) => c.id === run.outputs.kubectlClientId)!;
-            expect(kubectl.redirectURIs).to.include("/device/callback");
+            expect(kubectl(device).redirectURIs).to.include("/device/callback");
         });
 
         it(`runs ${expected.replicas} hardened Dex replica(s) whose rolling update starts a new pod before stopping an old one`, () => {
@@ -131,7 +136,7 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             expect(pod.volumes.find((v: any) => v.name === "tmp").emptyDir).to.be.an("object");
         });
 
-        it("lets only the gateway's namespace reach Dex's HTTP port, only monitoring (when named) its metrics, and Dex out only to DNS, the apiserver and 443", async () => {
+        it("lets only the gateway's namespace reach Dex's HTTP port, only monitoring (when named) its metrics, and Dex out only to DNS, the apiserver and GitHub's port", async () => {
             const byNamespace = (name: string) => [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": name } } }];
             const policy = one(run.resources, "NetworkPolicy").inputs.spec;
             expect(policy.ingress).to.deep.equal([{ from: byNamespace("kube-system"), ports: [{ port: 5556, protocol: "TCP" }] }]);
@@ -143,6 +148,8 @@ for (const [stack, expected] of Object.entries(STACKS)) {
                 { from: byNamespace("envoy-gateway-system"), ports: [{ port: 5556, protocol: "TCP" }] },
                 { from: byNamespace("monitoring"), ports: [{ port: 5558, protocol: "TCP" }] },
             ]);
+            const ghes = await runStack(stack, expected.userKeys, { "github:baseUrl": "https://ghe.devantler.tech:8443/api/v3/" });
+            expect(one(ghes.resources, "NetworkPolicy").inputs.spec.egress[1].ports.map((p: any) => p.port)).to.deep.equal([443, 6443, 8443]);
         });
 
         it("lets nobody log in as the apiserver's audience client", () => {

@@ -149,12 +149,20 @@ export interface DexPeers {
     /** The namespace of the gateway's proxies or the ingress controller. */
     ingressNamespace: string;
     monitoringNamespace?: string;
+    /** The GitHub Enterprise Server's port, when github:baseUrl names one other than 443. */
+    githubPort?: number;
+}
+
+/** The port Dex reaches GitHub on: an Enterprise Server's `<host>[:port]`, or 443; undefined for github.com. */
+export function githubPort(host: string | undefined): number | undefined {
+    if (host === undefined) return undefined;
+    return Number(new URL(`https://${host}`).port || 443);
 }
 
 /**
  * By peers, not only ports: Dex's plain-HTTP port only from the namespace the
  * TLS traffic comes through, its metrics only from monitoring, and out only to
- * the cluster DNS, the apiserver and 443 (GitHub).
+ * the cluster DNS, the apiserver and GitHub (443, or the Enterprise Server's port).
  */
 export function dexNetworkPolicySpec(peers: DexPeers) {
     const fromNamespace = (name: string) => [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": name } } }];
@@ -171,7 +179,7 @@ export function dexNetworkPolicySpec(peers: DexPeers) {
                 ports: [{ port: 53, protocol: "UDP" }, { port: 53, protocol: "TCP" }],
             },
             // 443 for GitHub's API and the apiserver's service IP, 6443 for the apiserver endpoints (host network: no selector reaches them).
-            { ports: [{ port: 443, protocol: "TCP" }, { port: 6443, protocol: "TCP" }] },
+            { ports: [...new Set([443, 6443, peers.githubPort ?? 443])].map((port) => ({ port, protocol: "TCP" })) },
         ],
     };
 }

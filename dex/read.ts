@@ -20,7 +20,8 @@ export interface DexConfigFile {
 }
 
 export function readDexConfig(configYaml: string): DexConfigFile {
-    const config = parse(configYaml) as DexConfigFile;
+    // As Dex reads it: YAML 1.1 (config.ts, dexConfigYaml).
+    const config = parse(configYaml, { version: "1.1" }) as DexConfigFile;
     if (typeof config?.issuer !== "string" || !Array.isArray(config.staticClients)) throw new Error("not a Dex config: it needs issuer and staticClients");
     return config;
 }

@@ -51,7 +51,7 @@ describe("revoke", () => {
 
     it("takes the window from the Dex config the cluster runs, else from the stack config, else Dex's default", () => {
         const contract = oidcContract({ domain: "platform.lan" });
-        const running = stringify(dexConfig({ contract, githubOrg: "devantler-tech", teamSlugs: ["platform"], tokenLifetimes: { idToken: "15m", refreshTokenIdle: "1h", refreshTokenAbsolute: "2h" } }));
+        const running = stringify(dexConfig({ contract, githubOrg: "devantler-tech", teamSlugs: ["platform"], tokenLifetimes: { idToken: "15m", refreshTokenIdle: "1h", refreshTokenAbsolute: "2h" }, deviceFlow: false }));
         expect(idTokenWindow(running, "1h")).to.include({ lifetime: "15m" });
         expect(idTokenWindow(undefined, "1h")).to.include({ lifetime: "1h" });
         expect(idTokenWindow(stringify({ issuer: contract.issuerUrl, staticClients: [] }), "1h")).to.include({ lifetime: "24h" });

@@ -21,22 +21,24 @@ import { installBrowser } from "../lab/browser-standin";
 import { copyProgram, makeEngine } from "../lab/engine";
 import { ALLOWED_TEAM_MEMBERS, ned } from "../lab/github-people";
 import { openSession } from "../lab/kubelogin";
-import { GHES_HOST, insideNamespace, issuerHosts, reexecInNamespace } from "../lab/namespace";
+import { GHES_HOST, GHES_PORT, GITHUB_ADDRESS, insideNamespace, issuerHosts, reexecInNamespace } from "../lab/namespace";
 import { killAllNow, stopAll } from "../lab/processes";
 import { expectThat, Report } from "../lab/report";
 import { adoptionSteps } from "./steps/adoption";
 import { admissionSteps } from "./steps/admission";
 import { artifactSteps } from "./steps/artifacts";
 import { browserSteps } from "./steps/browser";
+import { deviceCodeFromAnotherStep } from "./steps/device-flow";
 import type { ModeContext } from "./steps/context";
 import { configureStack, stackOutputs, type EngineContext } from "../lab/deployment";
 import { deploySteps, plainSecretRefusalStep, preflightRefusalStep } from "./steps/deploy";
 import { dayTwoSteps } from "./steps/day-two";
 import { faultSteps } from "./steps/faults";
 import { gitHubLoginSteps, gitHubOutageSteps, teamRemovalStep } from "./steps/github-login";
+import { yamlNamesStep } from "./steps/yaml-names";
 import { loginSteps, negativeSteps } from "./steps/login";
 import { refreshSteps } from "./steps/refresh";
-import { dexRightsStep, handAddedMemberSteps, killedUpSteps, preExistingTeamStep } from "./steps/teams";
+import { dexRightsStep, handAddedMemberSteps, killedUpSteps, orgCapitalsStep, preExistingTeamStep } from "./steps/teams";
 import { destroySteps, noOpPreviewStep, policySteps, rotationSteps } from "./steps/update";
 import { talosDestroyedStep, talosDriftSteps, talosFirstApplySteps, talosLoginStep, talosMigrationSteps, talosUpdateSteps, operatorPatches } from "./steps/talos";
 import { generatedConfig, startTalosNodes, type TalosNodes } from "../lab/talos-nodes";
@@ -50,10 +52,12 @@ interface Run {
     stack: string;
     /** Overrides the stack file's talosVersion, to cover the other apiserver mode. */
     talosVersion?: string;
+    /** Turns the device flow on (and with it Dex's approval screen); the other runs keep the default, off. */
+    deviceFlow?: true;
 }
 
 const RUNS: Run[] = [
-    { title: "local stack, Talos ≤1.13 (oidc-* flags)", stack: "local" },
+    { title: "local stack, Talos ≤1.13 (oidc-* flags), device flow on", stack: "local", deviceFlow: true },
     { title: "local stack, Talos ≥1.14 (AuthenticationConfiguration)", stack: "local", talosVersion: "v1.14" },
     { title: "prod stack (publicly trusted issuer), Talos ≤1.13", stack: "prod" },
 ];
@@ -125,7 +129,7 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
     const env = { ...process.env, ...trust, PATH: [...tools.path, process.env.PATH].join(":"), HOME: home };
     const kubectl = kubectlIn(tools.kubectl, env);
     const userKeys: Record<string, string> = { ...USER_KEYS, ...(privateCa ? { issuerCaPem: tls.ca.certPem } : {}) };
-    const overrides = run.talosVersion ? { "platform-auth:talosVersion": run.talosVersion } : {};
+    const overrides = { ...(run.talosVersion ? { "platform-auth:talosVersion": run.talosVersion } : {}), ...(run.deviceFlow ? { "platform-auth:deviceFlow": "true" } : {}) };
 
     // 2. The control plane, configured from the stack's patch (step 3 checks the real engine renders the same).
     const expected = await runStack(run.stack, userKeys, overrides);
@@ -148,7 +152,7 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
     // github.com, trusted like the prod issuer.
     const enterprise = privateCa;
     const githubCa = enterprise ? makeCa("GitHub Enterprise Server CA (e2e)") : tls.ca;
-    const github = await startGitHub(stackFileConfig(run.stack)["platform-auth:githubOrg"], githubCa, expected.outputs.githubOAuthApp.callbackUrl);
+    const github = await startGitHub(stackFileConfig(run.stack)["platform-auth:githubOrg"], githubCa, expected.outputs.githubOAuthApp.callbackUrl, enterprise ? { address: GITHUB_ADDRESS, port: GHES_PORT, hosts: [GHES_HOST] } : undefined);
     try {
         const engine = makeEngine(mkdirP(join(runDir, "engine")), [...tools.path, ...(nodes ? [nodes.bin] : [])], {
             KUBECONFIG: cluster.contextKubeconfig(`admin@${run.stack}`),
@@ -160,11 +164,12 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
         const ctx: EngineContext = { engine, projectDir, stack: run.stack, cluster, kubectl, kubectlBinary: tools.kubectl, github, report, runDir };
         await configureStack(ctx, {
             ...userKeys,
-            ...operatorKeys(cluster, pki, enterprise ? { baseUrl: `https://${GHES_HOST}/api/v3/`, caPem: githubCa.certPem } : undefined),
+            ...operatorKeys(cluster, pki, enterprise ? { baseUrl: `https://${GHES_HOST}:${GHES_PORT}/api/v3/`, caPem: githubCa.certPem } : undefined),
             githubTeams: JSON.stringify(withPeople(run.stack)),
             // Short lifetimes, so that refreshes, their failures and a removal's end of access come within a run.
             ...E2E_TOKEN_LIFETIMES,
             ...(run.talosVersion ? { talosVersion: run.talosVersion } : {}),
+            ...(run.deviceFlow ? { deviceFlow: "true" } : {}),
         });
         // Without the Gateway API the preview stops before anything exists; then install it.
         if (withViolatingProgram) {
@@ -202,11 +207,13 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
         await loginSteps(context);
         await negativeSteps(context, runDir);
         await browserSteps(context, { kubectl: tools.kubectl, env, runDir });
+        if (run.deviceFlow) await deviceCodeFromAnotherStep(context);
         // 14. Who gets in, as Dex's GitHub connector decides: on an Enterprise Server (the second run) and on github.com (prod).
         const githubCases = run === RUNS[1] || !privateCa;
         if (githubCases) {
             await gitHubLoginSteps(context);
             await gitHubOutageSteps(context);
+            if (enterprise) await yamlNamesStep(ctx, context, { dexBinary: tools.dex, tls: { leaf: tls.leaf, caPem: tls.ca.certPem }, githubCa, env, runDir });
         }
         if (run === RUNS[0]) await dayTwoSteps(ctx, context);
         // 12. With Dex serving, the Talos nodes: each local run proves its share of the cases once.
@@ -230,6 +237,7 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
         } else if (!privateCa) {
             // 13. Who may read, decided in code review; Dex's own rights.
             await dexRightsStep(ctx);
+            await orgCapitalsStep(ctx);
             await handAddedMemberSteps(ctx);
             await preExistingTeamStep(ctx);
             await killedUpSteps(ctx);

@@ -92,6 +92,19 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             expect(failure.resources.filter((r) => !r.type.startsWith("pulumi:providers:"))).to.deep.equal([]);
         });
 
+        it("refuses, before any resource, a githubOrg in other capitals than GitHub's login, naming the exact login", async () => {
+            const asked: string[] = [];
+            const spelling = async (org: string) => (asked.push(org), "devantler-tech");
+            const failure = await runStack(stack, expected.userKeys, { "platform-auth:githubOrg": "DevAntler-Tech", "github:owner": "DevAntler-Tech", "platform-auth:readOnlyGroups": JSON.stringify(["DevAntler-Tech:platform"]) }, undefined, {}, undefined, spelling).then(
+                () => expect.fail("an org spelled in other capitals was accepted"),
+                (error: unknown) => error as ProgramFailed,
+            );
+            expect(asked).to.deep.equal(["DevAntler-Tech"]);
+            expect(failure.message).to.match(/platform-auth:githubOrg: is "DevAntler-Tech", but GitHub spells the org "devantler-tech".*pulumi config set githubOrg devantler-tech/);
+            expect(failure.resources.filter((r) => !r.type.startsWith("pulumi:providers:"))).to.deep.equal([]);
+            await runStack(stack, expected.userKeys, {}, undefined, {}, undefined, spelling);
+        });
+
         it("says exactly what to register as the OAuth app", () => {
             expect(run.outputs.githubOAuthApp).to.deep.equal({ homepageUrl: `https://dex.${expected.domain}`, callbackUrl: `https://dex.${expected.domain}/callback` });
         });

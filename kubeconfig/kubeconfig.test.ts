@@ -87,11 +87,14 @@ describe("kubeconfig outputs", () => {
         expect(kubeloginArgs(prod, "browser").some((a) => a.startsWith("--certificate-authority"))).to.equal(false);
     });
 
-    it("the stack outputs both users, and the whole kubeconfig only once apiServerUrl and apiServerCaPem are set", async () => {
+    it("the stack outputs the headless user only with deviceFlow, and the whole kubeconfig only once apiServerUrl and apiServerCaPem are set", async () => {
         const plain = await runStack("local", STACKS.local.userKeys);
         expect(plain.outputs).to.not.have.property("kubeconfig");
-        expect(readKubeloginUser(plain.outputs.kubeconfigUserHeadless).grantType).to.equal("device-code");
-        expect(shellWords(plain.outputs.setCredentialsHeadlessCommand)[3]).to.equal(readKubeloginUser(plain.outputs.kubeconfigUserHeadless).userName);
+        expect(plain.outputs).to.not.have.property("kubeconfigUserHeadless");
+        expect(plain.outputs).to.not.have.property("setCredentialsHeadlessCommand");
+        const device = await runStack("local", { ...STACKS.local.userKeys, deviceFlow: "true" });
+        expect(readKubeloginUser(device.outputs.kubeconfigUserHeadless!).grantType).to.equal("device-code");
+        expect(shellWords(device.outputs.setCredentialsHeadlessCommand!)[3]).to.equal(readKubeloginUser(device.outputs.kubeconfigUserHeadless!).userName);
         const clusterCa = makeCa("cluster CA");
         const whole = await runStack("local", { ...STACKS.local.userKeys, apiServerUrl: "https://192.168.1.10:6443", apiServerCaPem: clusterCa.certPem });
         const file = readKubeconfigFile(whole.outputs.kubeconfig!);

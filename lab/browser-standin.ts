@@ -3,7 +3,8 @@
 // for the device flow the e2e runs it with the URL kubelogin printed. It does
 // what the person does: follows redirects, types their GitHub login and
 // password into GitHub's sign-in form, and submits the other forms it is shown
-// as filled in (Dex's device-flow user code; an approval, were Dex to ask).
+// as filled in (Dex's device-flow user code; Dex's approval, where it asks:
+// the person grants access, unless told to stop there and look).
 // Each run appends one JSON line to a record, so the e2e can count logins and
 // see every page. A small HTTP client, not a browser: the pages need no
 // JavaScript and no cookies. Run by kubelogin through a person's own command
@@ -14,12 +15,13 @@ import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 
-/** One page the person saw: what was asked for, the answer, and the names of the form's fields if it showed one. */
+/** One page the person saw: what was asked for, the answer, the names of the form's fields if it showed one, and the page's text. */
 export interface Page {
     method: string;
     url: string;
     status: number;
     form?: string[];
+    text?: string;
 }
 
 /** One run of the browser: the URL it was given, every page in order, and why it stopped early, if it did. */
@@ -94,9 +96,12 @@ async function browse(opened: string, person: Person, pages: Page[]): Promise<vo
             continue;
         }
         if (response.status >= 400) throw new Error(`${method} ${url} answered ${response.status}: ${textOf(response.body).slice(0, 300)}`);
+        page.text = textOf(response.body).slice(0, 300);
         const form = firstForm(response.body);
         if (form === undefined) return;
         page.form = Object.keys(form.fields);
+        // A person asked to grant access reads the page first; STANDIN_STOP_AT_APPROVAL: and leaves it there.
+        if ("approval" in form.fields && process.env.STANDIN_STOP_AT_APPROVAL === "1") return;
         next = { method: form.method, url: new URL(form.action ?? url, url).toString(), body: new URLSearchParams(fill(form.fields, person)).toString() };
     }
 }

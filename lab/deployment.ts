@@ -55,14 +55,15 @@ export async function stackOutputs({ engine, projectDir, stack }: EngineContext)
 }
 
 /** Dex's config, the environment its pod gets, and the files its Secret volumes mount, read back from the cluster's Secrets and Deployment. */
-export function deployedDex({ kubectl, cluster }: EngineContext): { config: DexConfigFile; env: Record<string, string>; files: Record<string, string> } {
+export function deployedDex({ kubectl, cluster }: EngineContext): { configYaml: string; config: DexConfigFile; env: Record<string, string>; files: Record<string, string> } {
     const get = (kind: string, name: string) => {
         const result = kubectl(cluster.adminKubeconfig, "get", kind, name, "-n", "dex", "-o", "json");
         if (result.status !== 0) throw new Error(`reading ${kind}/${name}: ${result.stderr}`);
         return JSON.parse(result.stdout);
     };
     const decoded = (secret: string): Record<string, string> => Object.fromEntries(Object.entries(get("secret", secret).data as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, "base64").toString()]));
-    const config = readDexConfig(decoded("dex-config")["config.yaml"]);
+    const configYaml = decoded("dex-config")["config.yaml"];
+    const config = readDexConfig(configYaml);
     const pod = get("deployment", "dex").spec.template.spec;
     const container = pod.containers[0];
     const env = Object.fromEntries(
@@ -78,5 +79,5 @@ export function deployedDex({ kubectl, cluster }: EngineContext): { config: DexC
         const data = decoded(secret.secretName);
         for (const { key, path } of secret.items ?? Object.keys(data).map((k) => ({ key: k, path: k }))) files[`${mount.mountPath}/${path}`] = data[key];
     }
-    return { config, env, files };
+    return { configYaml, config, env, files };
 }

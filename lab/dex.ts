@@ -1,13 +1,15 @@
 // Dex as the program configures it, with exactly two substitutions: storage
 // points at the test apiserver through a kubeconfig, and Dex listens on
 // loopback (serving the issuer's TLS itself, where the cluster's gateway would
-// terminate it, and its telemetry on a free port). The GitHub connector, the
-// clients, grants and lifetimes are the deployed ones; the pod's environment
-// and the files its Secret volumes mount come from the cluster too.
+// terminate it, and its telemetry on a free port). The rest of the config file
+// is the deployed text as written, scalar by scalar (Dex reads YAML 1.1, so
+// how a name is written matters); the pod's environment and the files its
+// Secret volumes mount come from the cluster too.
 import { request } from "node:https";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { stringify } from "yaml";
+import { parseDocument } from "yaml";
+import { readDexConfig, type DexConfigFile } from "../dex/read";
 import { freePort, start, stop, waitFor, type Service } from "./processes";
 
 export interface DexRuntime {
@@ -22,17 +24,18 @@ export interface DexRuntime {
     trust: Record<string, string>;
 }
 
-function e2eDexConfig(produced: any, runtime: DexRuntime, telemetryPort: number): Record<string, unknown> {
+/** The deployed config text with storage, web and telemetry replaced, every other scalar as written. */
+function e2eDexConfig(configYaml: string, runtime: DexRuntime, telemetryPort: number): string {
+    const produced = readDexConfig(configYaml);
     const [connector, ...others] = produced.connectors;
     if (connector?.type !== "github" || others.length > 0) throw new Error("expected exactly one GitHub connector in the program's Dex config");
     if (produced.storage?.type !== "kubernetes" || produced.storage.config?.inCluster !== true) throw new Error("expected in-cluster Kubernetes storage in the program's Dex config");
     const issuerPort = new URL(produced.issuer).port || "443";
-    return {
-        ...produced,
-        storage: { type: "kubernetes", config: { ...produced.storage.config, inCluster: false, kubeConfigFile: runtime.kubeconfig } },
-        web: { https: `127.0.0.1:${issuerPort}`, tlsCert: runtime.tlsCert, tlsKey: runtime.tlsKey },
-        telemetry: { http: `127.0.0.1:${telemetryPort}` },
-    };
+    const document = parseDocument(configYaml, { version: "1.1" });
+    document.set("storage", { type: "kubernetes", config: { ...produced.storage.config, inCluster: false, kubeConfigFile: runtime.kubeconfig } });
+    document.set("web", { https: `127.0.0.1:${issuerPort}`, tlsCert: runtime.tlsCert, tlsKey: runtime.tlsKey });
+    document.set("telemetry", { http: `127.0.0.1:${telemetryPort}` });
+    return document.toString({ lineWidth: 0 });
 }
 
 /** The one Dex of a mode; the day-two and fault steps stop and restart it. */
@@ -43,31 +46,32 @@ export interface DexHandle {
     /** What Dex has logged since it last started. */
     log(): string;
     /** Dex's config as deployed (before the e2e's two substitutions). */
-    config: any;
+    config: DexConfigFile;
 }
 
-export async function runDex(dexBinary: string, produced: any, runtime: DexRuntime, runDir: string, caPem: string): Promise<DexHandle> {
+/** Runs Dex with `configYaml`, the config file's text as the program wrote it; `label` names its log and config files. */
+export async function runDex(dexBinary: string, configYaml: string, runtime: DexRuntime, runDir: string, caPem: string, label = "dex"): Promise<DexHandle> {
     for (const [path, content] of Object.entries(runtime.files)) {
         mkdirSync(dirname(path), { recursive: true });
         writeFileSync(path, content);
     }
-    let current = await startDex(dexBinary, produced, runtime, runDir, caPem, "dex");
+    let current = await startDex(dexBinary, configYaml, runtime, runDir, caPem, label);
     return {
-        async restart(label) {
+        async restart(again) {
             await stop(current);
-            current = await startDex(dexBinary, produced, runtime, runDir, caPem, label);
+            current = await startDex(dexBinary, configYaml, runtime, runDir, caPem, again);
         },
         stop: () => stop(current),
         log: () => readFileSync(current.logFile, "utf8"),
-        config: produced,
+        config: readDexConfig(configYaml),
     };
 }
 
 /** Starts Dex and waits for its discovery document (its CRDs are the program's: Dex only checks for them). */
-async function startDex(dexBinary: string, produced: any, runtime: DexRuntime, runDir: string, caPem: string, label: string): Promise<Service> {
+async function startDex(dexBinary: string, configYaml: string, runtime: DexRuntime, runDir: string, caPem: string, label: string): Promise<Service> {
     const configFile = join(runDir, `${label}.yaml`);
-    writeFileSync(configFile, stringify(e2eDexConfig(produced, runtime, await freePort())));
-    const discovery = `${produced.issuer}/.well-known/openid-configuration`;
+    writeFileSync(configFile, e2eDexConfig(configYaml, runtime, await freePort()));
+    const discovery = `${readDexConfig(configYaml).issuer}/.well-known/openid-configuration`;
     const dex = start(label, dexBinary, ["serve", configFile], runDir, { ...process.env, ...runtime.trust, ...runtime.env });
     await waitFor(`${label} discovery at ${discovery}`, async () => ((await httpsStatus(discovery, caPem)) === 200 ? true : undefined), 60_000, dex);
     return dex;

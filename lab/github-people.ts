@@ -63,3 +63,6 @@ export const ALLOWED_GROUP = "devantler-tech:platform";
 export const PEOPLE = [ned, nedMixed, paige, rita, olive, oscar, mallory];
 /** Who the e2e's stack config puts in the allowed team, besides the stack file's members. */
 export const ALLOWED_TEAM_MEMBERS = [ned, nedMixed, paige, rita, olive];
+
+/** Org and team names GitHub allows that YAML 1.1, or go-yaml under Dex, reads as booleans, nulls or numbers when unquoted. */
+export const YAML_TRAPS = ["on", "yes", "no", "y", "n", "off", "null", "true", "1_000", "0b1", "0x1f", "1e3", "012", "0o12"];

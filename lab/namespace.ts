@@ -15,8 +15,9 @@ const INSIDE_NAMESPACE = "PLATFORM_AUTH_E2E_NAMESPACE";
 
 /** Where the GitHub stand-in listens; its names resolve here. */
 export const GITHUB_ADDRESS = "127.0.0.4";
-/** The GitHub Enterprise Server's name in the local runs. */
+/** The GitHub Enterprise Server's name in the local runs, and its port: not 443, as a server may have (Dex's egress must allow it). */
 export const GHES_HOST = "github.platform.lan";
+export const GHES_PORT = 8443;
 export const GITHUB_HOSTS = ["github.com", "api.github.com", GHES_HOST];
 
 /** dex.<domain> of every stack. */

@@ -6,6 +6,7 @@ import { PROJECT } from "../config/types";
 import { platformAuth, type ClusterAccess } from "../program";
 import { programObjects } from "../preflight/existing";
 import type { TeamLookup } from "../github/adopt";
+import type { OrgLookup } from "../github/org";
 import { stackFileConfig } from "./stack-file";
 
 export interface RecordedResource {
@@ -58,6 +59,8 @@ export async function runStack(
     answers: Record<string, (inputs: Record<string, unknown>) => Record<string, unknown>> = {},
     /** GitHub's teams as the program finds them before any resource: by default, none yet. */
     teams: TeamLookup = async () => undefined,
+    /** The org's login as GitHub spells it: by default, as configured. */
+    org: OrgLookup = async (name) => name,
 ): Promise<StackRun> {
     const resources: RecordedResource[] = [];
     await pulumi.runtime.setMocks(
@@ -85,7 +88,7 @@ export async function runStack(
     pulumi.runtime.setAllConfig(config, [`${PROJECT}:githubClientSecret`]);
     let outputs: Outputs;
     try {
-        outputs = await platformAuth(cluster, teams);
+        outputs = await platformAuth(cluster, teams, org);
     } catch (error) {
         await settle();
         throw new ProgramFailed(error as Error, resources);

@@ -55,7 +55,7 @@ export async function startDeployedDex(ctx: EngineContext, kubectl: Kubectl, dex
     const deployed = deployedDex(ctx);
     return runDex(
         dexBinary,
-        deployed.config,
+        deployed.configYaml,
         {
             kubeconfig: ctx.cluster.kubeconfig("dex", { name: "dex", user: { token: token.stdout.trim() } }, "dex"),
             tlsCert: tls.leaf.certFile,

@@ -89,10 +89,12 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             expect(expiry.refreshTokens).to.include({ validIfNotUsedFor: "168h", absoluteLifetime: "720h" });
         });
 
-        it("registers a public kubectl client for both of kubelogin's callback ports and Dex's device-flow callback", () => {
-            const client = dexConfigOf(run.resources).staticClients.find((c) => c.id === run.outputs.kubectlClientId)!;
-            expect(client).to.include({ public: true });
-            expect(client.redirectURIs).to.deep.equal(["http://localhost:8000", "http://localhost:18000", "/device/callback"]);
+        it("registers a public kubectl client for both of kubelogin's callback ports, and Dex's device-flow callback only with deviceFlow", async () => {
+            const client = (r: StackRun) => dexConfigOf(r.resources).staticClients.find((c) => c.id === r.outputs.kubectlClientId)!;
+            expect(client(run)).to.include({ public: true });
+            expect(client(run).redirectURIs).to.deep.equal(["http://localhost:8000", "http://localhost:18000"]);
+            const device = await runStack(stack, { ...expected.userKeys, deviceFlow: "true" });
+            expect(client(device).redirectURIs).to.deep.equal(["http://localhost:8000", "http://localhost:18000", "/device/callback"]);
         });
 
         it("sends every Kubernetes object and GitHub team through the explicit providers, configured from the stack", () => {

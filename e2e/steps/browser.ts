@@ -10,6 +10,7 @@ import { writeFileSync, mkdirSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { KUBECTL_CLIENT_NAME } from "../../dex/config";
 import { readKubeconfigFile } from "../../kubeconfig/read";
 import { readApiServerOidc } from "../../talos/read";
 import type { Visit } from "../../lab/browser-standin";
@@ -32,6 +33,8 @@ const PORTS = [8000, 18000];
 
 export async function browserSteps({ outputs, cluster, pki, report, browser }: ModeContext, { kubectl, env, runDir }: BrowserStepTools): Promise<void> {
     let people = 0;
+    // deviceFlow on: Dex asks every login for approval, and the stack has a headless user.
+    const approval = outputs.kubeconfigUserHeadless !== undefined;
     /** A person at their own machine: their own HOME (so their own token cache), kubelogin on PATH, and the stand-in as default browser. */
     const personAs = (who: GitHubPerson) => {
         const home = join(runDir, `person-${++people}`);
@@ -74,7 +77,7 @@ export async function browserSteps({ outputs, cluster, pki, report, browser }: M
             try {
                 const { visit, username } = login(index === 0 ? ned1 : personAs(ned), nedConfig);
                 expectThat(username === `oidc:${ned.tokenEmail}`, `username ${username}`);
-                return `${username}: ${authCodeTrail(visit, port, outputs.kubectlClientId)}`;
+                return `${username}: ${authCodeTrail(visit, port, outputs.kubectlClientId, approval)}`;
             } finally {
                 await Promise.all(blockers.map(close));
             }
@@ -89,27 +92,44 @@ export async function browserSteps({ outputs, cluster, pki, report, browser }: M
     });
 
     const headlessNed = personAs(ned);
-    await report.check("4b. headless: the device flow, the person opening the printed URL on another device", async () => {
-        const before = browser.visits().length;
-        const config = cluster.kubeconfig("headless-ned", parse(outputs.kubeconfigUserHeadless));
-        const result = await runReadingUrl(kubectl, ["--kubeconfig", config, "auth", "whoami", "-o", "json"], headlessNed.env, (url) => run(browser.command, [url], headlessNed.env).status === 0);
-        const visit = newVisit(before);
-        const username = whoami(result);
-        expectThat(username === `oidc:${ned.tokenEmail}`, `username ${username}`);
-        const verification = new URL(visit.opened);
-        expectThat(verification.origin === outputs.issuerUrl && verification.searchParams.has("user_code"), `kubelogin printed ${visit.opened}`);
-        expectThat(visit.pages.some((p) => p.form?.includes("user_code")), "Dex never showed the user code to confirm");
-        const last = visit.pages[visit.pages.length - 1];
-        expectThat(new URL(last.url).pathname === "/device/callback" && last.status === 200, `ended on ${last.status} ${last.url}`);
-        return `${username}: ${trail(visit)}`;
-    });
+    const headless = outputs.kubeconfigUserHeadless;
+    if (headless === undefined) {
+        await report.check("4b. device flow off (the default): kubelogin's device-code login is refused by Dex's token endpoint, and the printed link by Dex's /auth, before GitHub", async () => {
+            const before = browser.visits().length;
+            const user = parse(outputs.kubeconfigUser);
+            user.user.exec.args.push("--grant-type=device-code", "--skip-open-browser");
+            const config = cluster.kubeconfig("headless-by-hand", user);
+            const result = await runReadingUrl(kubectl, ["--kubeconfig", config, "auth", "whoami", "-o", "json"], headlessNed.env, (url) => (run(browser.command, [url], headlessNed.env), true));
+            expectThat(result.status !== 0 && /unsupported_grant_type/.test(result.stderr), `kubelogin was not refused the grant: exit ${result.status}, ${result.stderr.slice(-300)}`);
+            const visit = browser.visits().slice(before).pop();
+            expectThat(visit !== undefined && /Unregistered redirect_uri/.test(visit.error ?? ""), `the link was not refused by Dex: ${visit?.error} ${visit ? trail(visit) : ""}`);
+            expectThat(!visit!.pages.some((p) => new URL(p.url).pathname === "/login/oauth/authorize"), `GitHub was reached: ${trail(visit!)}`);
+            return `kubelogin: ${firstLineMatching(result.stderr, /unsupported_grant_type/)}; the link: ${visit!.error!.slice(0, 120)}`;
+        });
+    } else {
+        await report.check("4b. headless: the device flow, the person opening the printed URL on another device and granting access on Dex's approval page", async () => {
+            const before = browser.visits().length;
+            const config = cluster.kubeconfig("headless-ned", parse(headless));
+            const result = await runReadingUrl(kubectl, ["--kubeconfig", config, "auth", "whoami", "-o", "json"], headlessNed.env, (url) => run(browser.command, [url], headlessNed.env).status === 0);
+            const visit = newVisit(before);
+            const username = whoami(result);
+            expectThat(username === `oidc:${ned.tokenEmail}`, `username ${username}`);
+            const verification = new URL(visit.opened);
+            expectThat(verification.origin === outputs.issuerUrl && verification.searchParams.has("user_code"), `kubelogin printed ${visit.opened}`);
+            expectThat(visit.pages.some((p) => p.form?.includes("user_code")), "Dex never showed the user code to confirm");
+            expectThat(visit.pages.some((p) => p.form?.includes("approval") && p.text?.includes(KUBECTL_CLIENT_NAME)), `Dex never asked to grant ${KUBECTL_CLIENT_NAME} access: ${trail(visit)}`);
+            const last = visit.pages[visit.pages.length - 1];
+            expectThat(new URL(last.url).pathname === "/device/callback" && last.status === 200, `ended on ${last.status} ${last.url}`);
+            return `${username}: ${trail(visit)}`;
+        });
 
-    await report.check("4b. the browser user shares the headless user's token cache: no second login", () => {
-        const before = browser.visits().length;
-        const username = whoami(headlessNed.kubectl(nedConfig, "auth", "whoami", "-o", "json"));
-        expectThat(browser.visits().length === before, "the browser was opened");
-        return username;
-    });
+        await report.check("4b. the browser user shares the headless user's token cache: no second login", () => {
+            const before = browser.visits().length;
+            const username = whoami(headlessNed.kubectl(nedConfig, "auth", "whoami", "-o", "json"));
+            expectThat(browser.visits().length === before, "the browser was opened");
+            return username;
+        });
+    }
 
     await report.check("4b. the kubeconfig output stands alone: as written, it reaches the cluster and logs in through the default browser", () => {
         expectThat(outputs.kubeconfig !== undefined, "no kubeconfig output: the stack needs apiServerUrl and apiServerCaPem");
@@ -119,7 +139,7 @@ export async function browserSteps({ outputs, cluster, pki, report, browser }: M
         writeFileSync(path, outputs.kubeconfig!);
         const { visit, username } = login(personAs(ned), path);
         expectThat(username === `oidc:${ned.tokenEmail}`, `username ${username}`);
-        return `context ${file.context}: ${username}, ${authCodeTrail(visit, PORTS[0], outputs.kubectlClientId)}`;
+        return `context ${file.context}: ${username}, ${authCodeTrail(visit, PORTS[0], outputs.kubectlClientId, approval)}`;
     });
 
     if (readApiServerOidc(outputs.talosPatch)[0].username.lowercase) {
@@ -134,7 +154,7 @@ export async function browserSteps({ outputs, cluster, pki, report, browser }: M
 }
 
 /** Checks a browser run of the authorization-code flow end to end and summarises it. */
-function authCodeTrail(visit: Visit, port: number, clientId: string): string {
+function authCodeTrail(visit: Visit, port: number, clientId: string, approval: boolean): string {
     const local = `http://localhost:${port}`;
     expectThat(visit.opened === `${local}/`, `kubelogin opened ${visit.opened}`);
     const auth = visit.pages.map((p) => new URL(p.url)).find((u) => u.pathname === "/auth");
@@ -143,13 +163,18 @@ function authCodeTrail(visit: Visit, port: number, clientId: string): string {
     expectThat(params.code_challenge_method === "S256" && (params.code_challenge ?? "").length >= 43, `no PKCE in ${auth}`);
     const signIn = visit.pages.find((p) => p.form?.includes("password"));
     expectThat(signIn !== undefined && new URL(signIn.url).pathname === "/login/oauth/authorize", `GitHub's sign-in form never asked for the password: ${trail(visit)}`);
-    expectThat(!visit.pages.some((p) => p.form?.includes("approval")), "Dex showed its approval screen, which the config skips");
+    const asked = visit.pages.some((p) => p.form?.includes("approval"));
+    expectThat(asked === approval, approval ? "Dex did not ask for approval, which deviceFlow turns on" : "Dex showed its approval screen, which the config skips");
     const last = new URL(visit.pages[visit.pages.length - 1].url);
     expectThat(last.origin === local && last.searchParams.has("code"), `the code did not come back to ${local}: ${last}`);
     return trail(visit);
 }
 
-function trail(visit: Visit): string {
+function firstLineMatching(text: string, pattern: RegExp): string {
+    return text.split("\n").find((line) => pattern.test(line))?.trim() ?? "";
+}
+
+export function trail(visit: Visit): string {
     return visit.pages.map((p) => `${new URL(p.url).host}${new URL(p.url).pathname}${p.form ? ` [${p.form.join(", ")}]` : ""}`).join(" → ");
 }
 

@@ -9,15 +9,15 @@ import { durationSeconds } from "../../config/fields";
 import { jwtClaims } from "../../lab/dex";
 import { ALLOWED_GROUP, mallory, ned, olive, oscar, paige, rita, type GitHubPerson } from "../../lab/github-people";
 import { expectLoginAsked, type Session } from "../../lab/kubelogin";
-import { GHES_HOST } from "../../lab/namespace";
+import { GHES_HOST, GHES_PORT } from "../../lab/namespace";
 import { sleep, waitFor } from "../../lab/processes";
 import { expectThat } from "../../lab/report";
 import { configuredTeams, setTeams, type ModeContext } from "./context";
 import { onStack, type EngineContext } from "../../lab/deployment";
 
-/** The host Dex's API calls must reach: api.github.com, or the Enterprise Server's own name. */
+/** The host Dex's API calls must reach: api.github.com, or the Enterprise Server's own name and port. */
 function apiHost(mode: ModeContext): string {
-    return mode.githubForm === "github.com" ? "api.github.com" : GHES_HOST;
+    return mode.githubForm === "github.com" ? "api.github.com" : `${GHES_HOST}:${GHES_PORT}`;
 }
 
 /** `kubectl auth whoami` for a person who has to sign in, with the one browser run it took. */

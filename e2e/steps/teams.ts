@@ -7,7 +7,8 @@
 import { spawn, spawnSync } from "node:child_process";
 import { expectThat } from "../../lab/report";
 import { canonical, configuredTeams, setTeams } from "./context";
-import { onStack, type EngineContext } from "../../lab/deployment";
+import { expectCleanRefusal } from "./deploy";
+import { onStack, setConfig, type EngineContext } from "../../lab/deployment";
 
 export async function dexRightsStep(ctx: EngineContext): Promise<void> {
     await ctx.report.check("13. Dex runs with namespaced rights only: its ServiceAccount cannot create CRDs or write anything cluster-wide, and its CRDs are the program's", () => {
@@ -19,6 +20,34 @@ export async function dexRightsStep(ctx: EngineContext): Promise<void> {
         expectThat(/pulumi/.test(owner) && !/dex/.test(owner), `refreshtokens.dex.coreos.com is written by ${owner}`);
         return `${Object.entries(verdicts).map(([k, v]) => `${k}: ${v}`).join(", ")}; CRD written by ${owner}`;
     });
+}
+
+/** A githubOrg in other capitals than GitHub's login (which GitHub's URLs ignore, and Dex does not): refused by the preview, naming the login. */
+export async function orgCapitalsStep(ctx: EngineContext): Promise<void> {
+    const get = async (key: string) => (await ctx.engine.pulumi(ctx.projectDir, ["config", "get", key, "--stack", ctx.stack])).stdout.trim();
+    const org = await get("githubOrg");
+    const groups = JSON.parse(await get("readOnlyGroups")) as string[];
+    const capitals = org.replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase());
+    // Spelled alike everywhere, as a person who got the capitals wrong would.
+    const setOrg = async (name: string) => {
+        await setConfig(ctx, "githubOrg", name);
+        await setConfig(ctx, "github:owner", name);
+        await setConfig(ctx, "readOnlyGroups", "--", JSON.stringify(groups.map((group) => group.replace(/^[^:]+:/, `${name}:`))));
+    };
+    await setOrg(capitals);
+    try {
+        await ctx.report.check(`13. githubOrg "${capitals}" (GitHub's login is "${org}") is refused by the preview, naming the exact login, before any change`, async () => {
+            const preview = await onStack(ctx, "preview");
+            const text = preview.stdout + preview.stderr;
+            expectThat(preview.status !== 0, "the preview accepted an org in other capitals");
+            const line = text.split("\n").find((l) => l.includes(`platform-auth:githubOrg: is "${capitals}", but GitHub spells the org "${org}"`));
+            expectThat(line !== undefined, text);
+            expectCleanRefusal(text);
+            return line!.trim();
+        });
+    } finally {
+        await setOrg(org);
+    }
 }
 
 /** Someone added in GitHub's web UI shows in the drift preview, and the next `up --refresh` removes them. */

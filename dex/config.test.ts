@@ -1,0 +1,35 @@
+// Dex's config file as Dex reads it: YAML 1.1, where unquoted names such as
+// on, yes or 0b1 are booleans or numbers (the real Dex binary reads the same
+// names in the e2e), and the GitHub port its egress must allow.
+import { expect } from "chai";
+import { parse } from "yaml";
+import { oidcContract } from "../contract/contract";
+import { dexConfig, dexConfigYaml } from "./config";
+import { githubPort } from "./objects";
+import { readDexConfig } from "./read";
+import { YAML_TRAPS } from "../lab/github-people";
+
+
+const LIFETIMES = { idToken: "1h", refreshTokenIdle: "24h", refreshTokenAbsolute: "720h" };
+
+describe("Dex's config file", () => {
+    for (const org of ["devantler-tech", "yes", "0b1"]) {
+        it(`keeps org "${org}" and every team slug a string for a YAML 1.1 reader`, () => {
+            const text = dexConfigYaml(dexConfig({ contract: oidcContract({ domain: "platform.lan" }), githubOrg: org, teamSlugs: YAML_TRAPS, tokenLifetimes: LIFETIMES, deviceFlow: false }));
+            expect(readDexConfig(text).connectors[0].config.orgs).to.deep.equal([{ name: org, teams: YAML_TRAPS }]);
+        });
+    }
+
+    it("the check can fail: the same names written as plain YAML 1.2 come back as booleans and numbers", () => {
+        const plain = `orgs:\n  - name: yes\n    teams: [${YAML_TRAPS.join(", ")}]\n`;
+        const read = parse(plain, { version: "1.1" }).orgs[0];
+        expect(read.name).to.equal(true);
+        expect(read.teams.filter((t: unknown) => typeof t !== "string")).to.not.be.empty;
+    });
+
+    it("GitHub's port for Dex's egress: 443 unless an Enterprise Server's host names another, none for github.com", () => {
+        expect(githubPort(undefined)).to.equal(undefined);
+        expect(githubPort("ghe.devantler.tech")).to.equal(443);
+        expect(githubPort("ghe.devantler.tech:8443")).to.equal(8443);
+    });
+});
