@@ -27,7 +27,8 @@ import { expectThat, Report } from "../lab/report";
 import { adoptionSteps } from "./steps/adoption";
 import { admissionSteps } from "./steps/admission";
 import { artifactSteps } from "./steps/artifacts";
-import { browserSteps } from "./steps/browser";
+import { browserSteps, certificateWarningStep } from "./steps/browser";
+import { startChromium } from "../lab/chromium";
 import { deviceCodeFromAnotherStep } from "./steps/device-flow";
 import type { ModeContext } from "./steps/context";
 import { configureStack, stackOutputs, type EngineContext } from "../lab/deployment";
@@ -62,6 +63,9 @@ const RUNS: Run[] = [
     { title: "prod stack (publicly trusted issuer), Talos ≤1.13", stack: "prod" },
 ];
 
+/** Where each run's screenshots go (the repo's .artifacts/, ignored by git): every page a person saw in Chromium. */
+const ARTIFACTS = join(REPO_ROOT, ".artifacts", "e2e");
+
 /**
  * ID tokens of 10 s; a refresh token unused for 30 s needs a new login (as pulumi config set --path keys).
  * The absolute limit stays long: no step waits for it, and it must not end a session a step measures.
@@ -88,6 +92,7 @@ async function main(): Promise<void> {
         return reexecInNamespace(__filename);
     }
     const hosts = issuerHosts();
+    rmSync(ARTIFACTS, { recursive: true, force: true });
     const tools = buildTools(REPO_ROOT);
     const started = Date.now();
     console.log(`e2e: ${Object.entries(tools.versions).map(([n, v]) => `${n} ${v}`).join(", ")}`);
@@ -115,7 +120,8 @@ async function main(): Promise<void> {
         if (scoped.failed === 0) rmSync(runDir, { recursive: true, force: true });
         else console.log(`  logs, configs and Pulumi state of this run: ${runDir}`);
     }
-    console.log(`\ne2e: the runs took ${Math.round((Date.now() - started) / 1000)}s (tools already built)`);
+    console.log(`\ne2e: the runs took ${Math.round((Date.now() - started) / 1000)}s (tools already built); by step (the time up to each check counts for its step):\n${report.stepTimes()}`);
+    console.log(`e2e: screenshots of every page a person saw in Chromium: ${ARTIFACTS}`);
     console.log(`e2e: ${report.passed} passed, ${report.failed} failed`);
     // A suite that checked nothing proves nothing.
     process.exitCode = report.failed === 0 && report.passed > 0 ? 0 : 1;
@@ -206,7 +212,12 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
         };
         await loginSteps(context);
         await negativeSteps(context, runDir);
-        await browserSteps(context, { kubectl: tools.kubectl, env, runDir });
+        // The person's own browser: Chromium, with the issuer's and GitHub's CAs imported (mkcert's, on local); on prod the
+        // test CA stands in for the public roots. Another Chromium, told to trust nothing, shows the certificate warning.
+        const shots = join(ARTIFACTS, `${run.stack}${run.talosVersion ? `-${run.talosVersion}` : ""}`);
+        const chromium = await startChromium(join(runDir, "chromium"), [tls.ca.certPem, githubCa.certPem], shots);
+        await browserSteps(context, { kubectl: tools.kubectl, env, runDir, browser: chromium });
+        if (run === RUNS[0]) await certificateWarningStep(report, await startChromium(join(runDir, "chromium-untrusting"), [], shots, "chromium-untrusting"), outputs.issuerUrl);
         if (run.deviceFlow) await deviceCodeFromAnotherStep(context);
         // 14. Who gets in, as Dex's GitHub connector decides: on an Enterprise Server (the second run) and on github.com (prod).
         const githubCases = run === RUNS[1] || !privateCa;

@@ -3,7 +3,8 @@
 // root, a second sandbox); over a killed sandbox's state, `npm run sandbox` comes up; the
 // lines it prints to try run as printed, in `npm run sandbox --
 // shell`'s namespace, the first one logging in through the printed kubeconfig
-// with the browser stand-in signing in to GitHub; `npm run sandbox -- down`
+// in Chromium (the sandbox's CA imported, as the README tells a person),
+// signing in to GitHub; `npm run sandbox -- down`
 // stops it; and nothing is left: no process it started, no mount, no state.
 import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -11,12 +12,15 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "../lab/stack-file";
-import { installBrowser } from "../lab/browser-standin";
+import { startChromium } from "../lab/chromium";
 import { ned } from "../lab/github-people";
+import { stopAll } from "../lab/processes";
 import { expectThat, Report } from "../lab/report";
 import { alive, PORTS, shellArgs, STATE } from "./main";
 
 const MAIN = join(__dirname, "main.js");
+/** The screenshots of the person's login (the README's strip is made from them). */
+const SHOTS = join(REPO_ROOT, ".artifacts", "sandbox");
 
 /** The sandbox's process and everything below it. */
 function descendants(pid: number): number[] {
@@ -95,10 +99,11 @@ async function main(): Promise<void> {
     // The lines to try, as printed: `  <command>   # what to expect`.
     const commands = printed.map((l) => /^sandbox: {3}((?:kubectl|pulumi|npm run) [^#]*?)\s*(?:#.*)?$/.exec(l)?.[1]).filter((c): c is string => c !== undefined && !c.includes("sandbox -- shell"));
     const browserDir = mkdtempSync(join(tmpdir(), "platform-auth-sandbox-browser-"));
-    const browser = installBrowser(browserDir, [readFileSync(join(STATE, "ca", "ca.pem"), "utf8")]);
+    rmSync(SHOTS, { recursive: true, force: true });
+    const browser = await startChromium(browserDir, [readFileSync(join(STATE, "ca", "ca.pem"), "utf8")], SHOTS);
     const inShell = (command: string) => {
         const { args, env } = shellArgs(command);
-        // The person's default browser is the stand-in, signing in as ned.
+        // The person's default browser is Chromium, signing in as ned.
         return spawnSync("nsenter", args, { cwd: REPO_ROOT, env: { ...env, ...browser.env(ned), PATH: `${browser.dir}:${env.PATH}` }, encoding: "utf8", timeout: 300_000 });
     };
     try {
@@ -121,7 +126,7 @@ async function main(): Promise<void> {
             [/^npm run revoke/, (r) => (r.status === 0 && /deleted .*refreshtoken/i.test(r.stdout) ? undefined : `exit ${r.status}, nothing deleted: ${r.stdout}${r.stderr}`)],
         ];
         for (const command of commands) {
-            await report.check(`sandbox: ${command}`, () => {
+            await report.check(`sandbox: ${command}${/get pods/.test(command) ? " (logged in through Chromium)" : ""}`, () => {
                 const result = inShell(command);
                 const expectation = expectations.find(([pattern]) => pattern.test(command));
                 expectThat(expectation !== undefined, `a printed line this check does not know: ${command}`);
@@ -151,8 +156,11 @@ async function main(): Promise<void> {
             expectThat(!existsSync(STATE) && !existsSync(join(REPO_ROOT, "Pulumi.sandbox.yaml")), "state left behind");
             return `${processes.length} processes stopped; its mount namespace (${namespace}) empty, so its mounts gone; ${STATE} and Pulumi.sandbox.yaml gone`;
         });
+        await browser.close();
+        await stopAll();
         rmSync(browserDir, { recursive: true, force: true });
     }
+    console.log(`sandbox check: screenshots of the login in Chromium: ${SHOTS}`);
     console.log(`sandbox check: ${report.passed} passed, ${report.failed} failed, in ${Math.round((Date.now() - started) / 1000)}s`);
     process.exitCode = report.failed === 0 && report.passed > 0 ? 0 : 1;
 }

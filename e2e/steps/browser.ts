@@ -14,24 +14,27 @@ import { KUBECTL_CLIENT_NAME } from "../../dex/config";
 import { readKubeconfigFile } from "../../kubeconfig/read";
 import { readApiServerOidc } from "../../talos/read";
 import type { Visit } from "../../lab/browser-standin";
+import type { Chromium } from "../../lab/chromium";
 import { jwtClaims } from "../../lab/dex";
-import { ned, nedMixed, type GitHubPerson } from "../../lab/github-people";
+import { ned, nedMixed, oscar, type GitHubPerson } from "../../lab/github-people";
 import { cachedTokens } from "../../lab/kubelogin";
 import { run, type CommandResult } from "../../lab/processes";
 import { expectThat } from "../../lab/report";
 import type { ModeContext } from "./context";
 
-/** What this step needs beyond the mode's context: the kubectl binary, the users' environment (kubelogin on PATH), and a directory of its own. */
+/** What this step needs beyond the mode's context: the kubectl binary, the users' environment (kubelogin on PATH), a directory of its own, and the person's real browser. */
 export interface BrowserStepTools {
     kubectl: string;
     env: NodeJS.ProcessEnv;
     runDir: string;
+    /** Chromium, trusting what the person imported: every login of this step goes through it. */
+    browser: Chromium;
 }
 
 /** kubelogin's two loopback ports, in the order it tries them. */
 const PORTS = [8000, 18000];
 
-export async function browserSteps({ outputs, cluster, pki, report, browser }: ModeContext, { kubectl, env, runDir }: BrowserStepTools): Promise<void> {
+export async function browserSteps({ outputs, cluster, pki, report }: ModeContext, { kubectl, env, runDir, browser }: BrowserStepTools): Promise<void> {
     let people = 0;
     // deviceFlow on: Dex asks every login for approval, and the stack has a headless user.
     const approval = outputs.kubeconfigUserHeadless !== undefined;
@@ -71,7 +74,7 @@ export async function browserSteps({ outputs, cluster, pki, report, browser }: M
     const nedConfig = withBrowser("browser-ned");
     for (const [index, port] of PORTS.entries()) {
         const taken = PORTS.slice(0, index);
-        await report.check(`4b. browser flow: authorization code with PKCE through Dex and GitHub's sign-in form, redirect on localhost:${port}${taken.length ? ` (${taken.join(", ")} taken)` : ""}`, async () => {
+        await report.check(`4b. in Chromium, the browser flow: authorization code with PKCE through Dex and GitHub's sign-in form, redirect on localhost:${port}${taken.length ? ` (${taken.join(", ")} taken)` : ""}`, async () => {
             await Promise.all(PORTS.map((p) => listen(p).then(close)));
             const blockers = await Promise.all(taken.map(listen));
             try {
@@ -94,7 +97,7 @@ export async function browserSteps({ outputs, cluster, pki, report, browser }: M
     const headlessNed = personAs(ned);
     const headless = outputs.kubeconfigUserHeadless;
     if (headless === undefined) {
-        await report.check("4b. device flow off (the default): kubelogin's device-code login is refused by Dex's token endpoint, and the printed link by Dex's /auth, before GitHub", async () => {
+        await report.check("4b. in Chromium, device flow off (the default): kubelogin's device-code login is refused by Dex's token endpoint, and the printed link by Dex's /auth, before GitHub", async () => {
             const before = browser.visits().length;
             const user = parse(outputs.kubeconfigUser);
             user.user.exec.args.push("--grant-type=device-code", "--skip-open-browser");
@@ -107,7 +110,7 @@ export async function browserSteps({ outputs, cluster, pki, report, browser }: M
             return `kubelogin: ${firstLineMatching(result.stderr, /unsupported_grant_type/)}; the link: ${visit!.error!.slice(0, 120)}`;
         });
     } else {
-        await report.check("4b. headless: the device flow, the person opening the printed URL on another device and granting access on Dex's approval page", async () => {
+        await report.check("4b. in Chromium, headless: the device flow, the person opening the printed URL on another device and granting access on Dex's approval page", async () => {
             const before = browser.visits().length;
             const config = cluster.kubeconfig("headless-ned", parse(headless));
             const result = await runReadingUrl(kubectl, ["--kubeconfig", config, "auth", "whoami", "-o", "json"], headlessNed.env, (url) => run(browser.command, [url], headlessNed.env).status === 0);
@@ -131,7 +134,7 @@ export async function browserSteps({ outputs, cluster, pki, report, browser }: M
         });
     }
 
-    await report.check("4b. the kubeconfig output stands alone: as written, it reaches the cluster and logs in through the default browser", () => {
+    await report.check("4b. in Chromium, the kubeconfig output stands alone: as written, it reaches the cluster and logs in through the default browser", () => {
         expectThat(outputs.kubeconfig !== undefined, "no kubeconfig output: the stack needs apiServerUrl and apiServerCaPem");
         const file = readKubeconfigFile(outputs.kubeconfig!);
         expectThat(file.server === cluster.server && file.caPem === pki.ca.certPem, `the file points at ${file.server}, not the cluster at ${cluster.server} with its CA`);
@@ -142,8 +145,19 @@ export async function browserSteps({ outputs, cluster, pki, report, browser }: M
         return `context ${file.context}: ${username}, ${authCodeTrail(visit, PORTS[0], outputs.kubectlClientId, approval)}`;
     });
 
+    await report.check("4b. in Chromium, a person outside the allowed teams signs in to GitHub and is refused by Dex, whose page says so", () => {
+        const person = personAs(oscar);
+        const before = browser.visits().length;
+        // They give up at Dex's page, and with them the kubelogin that waits for them.
+        const result = run(kubectl, ["--kubeconfig", withBrowser("browser-oscar"), "auth", "whoami"], { ...person.env, STANDIN_GIVE_UP: "1" });
+        const visit = browser.visits()[before];
+        expectThat(result.status !== 0 && visit !== undefined, `oscar got in: ${result.stdout}`);
+        expectThat(visit.pages.some((p) => p.form?.includes("password")) && /Authentication failed/.test(visit.error ?? ""), `not refused by Dex after GitHub's sign-in: ${visit.error} ${trail(visit)}`);
+        return visit.error!;
+    });
+
     if (readApiServerOidc(outputs.talosPatch)[0].username.lowercase) {
-        await report.check("4b. a mixed-case email maps to the lowercase oidc: user", () => {
+        await report.check("4b. in Chromium, a mixed-case email maps to the lowercase oidc: user", () => {
             const person = personAs(nedMixed);
             const { username } = login(person, withBrowser("browser-ned-mixed"));
             const email = jwtClaims(cachedTokens(join(person.home, ".kube", "cache", "oidc-login")).id_token).email;
@@ -151,6 +165,16 @@ export async function browserSteps({ outputs, cluster, pki, report, browser }: M
             return `token email ${email}, username ${username}`;
         });
     }
+}
+
+/** A browser that was never told to trust the issuer's CA stops at Chromium's certificate warning for Dex, as the docs say. */
+export async function certificateWarningStep(report: ModeContext["report"], untrusting: Chromium, issuerUrl: string): Promise<void> {
+    await report.check("4b. in Chromium without the issuer's CA imported: Dex's page is Chromium's certificate warning (NET::ERR_CERT_AUTHORITY_INVALID)", () => {
+        run(untrusting.command, [`${issuerUrl}/.well-known/openid-configuration`], { ...process.env, ...untrusting.env(ned) });
+        const [visit] = untrusting.visits().slice(-1);
+        expectThat(/ERR_CERT_AUTHORITY_INVALID/.test(visit?.error ?? ""), `no certificate warning: ${visit?.error}`);
+        return visit.error!;
+    });
 }
 
 /** Checks a browser run of the authorization-code flow end to end and summarises it. */

@@ -8,7 +8,7 @@ import { KUBECTL_CLIENT_NAME } from "../../dex/config";
 import { readKubeloginUser } from "../../kubeconfig/read";
 import { jwtClaims } from "../../lab/dex";
 import { ned } from "../../lab/github-people";
-import { run } from "../../lab/processes";
+import { run, sleep } from "../../lab/processes";
 import { expectThat } from "../../lab/report";
 import { trail } from "./browser";
 import type { ModeContext } from "./context";
@@ -21,8 +21,14 @@ export async function deviceCodeFromAnotherStep({ outputs, report, browser, issu
         const { scopes, clientId } = readKubeloginUser(outputs.kubeconfigUser);
         const started = await post("/device/code", { client_id: clientId!, scope: scopes.join(" ") });
         expectThat(started.status === 200, `Dex refused the device request: ${started.status} ${JSON.stringify(started.body)}`);
-        const { device_code: deviceCode, verification_uri_complete: link } = started.body as Record<string, string>;
-        const poll = () => post("/token", { grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: clientId! });
+        const { device_code: deviceCode, verification_uri_complete: link, interval } = started.body as Record<string, string>;
+        // Dex answers slow_down to a poll sooner than the interval after the last one.
+        let polled = 0;
+        const poll = async (path = "/token") => {
+            await sleep(Math.max(0, polled + Number(interval) * 1000 + 200 - Date.now()));
+            polled = Date.now();
+            return post(path, { grant_type: DEVICE_GRANT, device_code: deviceCode, ...(path === "/token" ? { client_id: clientId! } : {}) });
+        };
 
         // The member opens the link, signs in to GitHub, and reads what Dex asks.
         const person = { ...process.env, ...browser.env(ned) };
@@ -33,7 +39,7 @@ export async function deviceCodeFromAnotherStep({ outputs, report, browser, issu
         const page = looked.pages[looked.pages.length - 1];
         expectThat(page.form?.includes("approval") === true && page.text?.includes(KUBECTL_CLIENT_NAME) === true, `the link ended without Dex's approval page naming ${KUBECTL_CLIENT_NAME}: ${trail(looked)}`);
         for (const path of ["/token", "/device/token"]) {
-            const pending = path === "/token" ? await poll() : await post(path, { grant_type: DEVICE_GRANT, device_code: deviceCode });
+            const pending = await poll(path);
             expectThat(pending.status === 400 && (pending.body as { error?: string }).error === "authorization_pending", `${path} before approval: ${pending.status} ${JSON.stringify(pending.body)}`);
         }
 
