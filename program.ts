@@ -2,6 +2,7 @@
 // RBAC and kubeconfig. Every party reads the one contract, so none can drift.
 import * as github from "@pulumi/github";
 import * as k8s from "@pulumi/kubernetes";
+import { appendFileSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./config/load";
 import { ConfigError } from "./config/types";
@@ -27,11 +28,17 @@ import { agentEnvironment } from "./talos/plan";
 export type ClusterAccess = (context: string) => ClusterGet;
 
 export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLookup: TeamLookup = readTeam, orgLookup: OrgLookup = readOrgLogin) {
+    const phases = phaseClock(process.env.PLATFORM_AUTH_PHASES);
     // Validate everything first: a bad value must stop the run before any resource exists.
     const config = loadConfig();
+    phases.mark("config");
     const get = cluster(config.kubernetesContext);
-    const exposure = await checkExposure(config.exposure, config.kubernetesContext, get);
-    const existing = await checkExisting(config.exposure, config.adoptExisting, config.kubernetesContext, get);
+    // Each preflight waits on the cluster: ask everything at once.
+    const [exposure, existing] = await Promise.all([
+        checkExposure(config.exposure, config.kubernetesContext, get),
+        checkExisting(config.exposure, config.adoptExisting, config.kubernetesContext, get),
+    ]);
+    phases.mark("preflight");
     const problems = [...exposure.problems, ...existing.problems];
     if (problems.length > 0) throw new ConfigError(problems);
     [...exposure.warnings, ...existing.warnings].forEach((warning) => pulumi.log.warn(warning));
@@ -49,7 +56,7 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
     // only when a decision needs it: on a file backend, a stack's first update may still be
     // writing the checkpoint this would read.
     let lastDeployment: pulumi.StackReference | undefined;
-    const lastOutput = (name: string) => (lastDeployment ??= new pulumi.StackReference("previous-deployment", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` })).getOutputValue(name);
+    const lastOutput = (name: string) => phases.during("stack outputs", (lastDeployment ??= new pulumi.StackReference("previous-deployment", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` })).getOutputValue(name));
     const repair = process.env.PLATFORM_AUTH_TALOS_REPAIR === "1";
     if (agent) {
         const inspection = await inspectTalosNodes(agent);
@@ -57,6 +64,7 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
         if (inspection.notes.length > 0) pulumi.log.info(inspection.notes.join("\n"));
         const drift = driftMessage(inspection, await lastOutput(SETTINGS_OUTPUT), settingsDigest(agent), talosPatchMode(config.talosVersion));
         if (drift && !repair) throw new pulumi.RunError(drift);
+        phases.mark("talos nodes");
     }
 
     // Explicit providers only (the stack files disable the defaults): every object goes to the
@@ -69,14 +77,13 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
     });
     const githubApi = new github.Provider("github", { owner: config.githubOrg, baseUrl: config.githubServer?.baseUrl });
 
-    // The org as GitHub spells it: Dex compares it exactly.
-    const orgProblems = await checkOrg(config.githubOrg, orgLookup, githubApi);
-    if (orgProblems.length > 0) throw new ConfigError(orgProblems);
-    if (config.deviceFlow) pulumi.log.info(DEVICE_FLOW_WHY);
-    // Teams already in GitHub are adopted as GitHub holds them; a missing `existing` one is bad config.
+    // The org as GitHub spells it (Dex compares it exactly), and the teams already in GitHub, adopted as
+    // GitHub holds them (a missing `existing` one is bad config): asked of GitHub all at once.
     const recordedTeams = async () => ((await lastOutput(TEAM_IDS_OUTPUT)) ?? {}) as Record<string, string>;
-    const existingTeams = await teamsToAdopt(config.githubTeams, teamLookup, githubApi, recordedTeams);
-    if (existingTeams.problems.length > 0) throw new ConfigError(existingTeams.problems);
+    const [orgProblems, existingTeams] = await Promise.all([checkOrg(config.githubOrg, orgLookup, githubApi), teamsToAdopt(config.githubTeams, teamLookup, githubApi, recordedTeams)]);
+    phases.mark("github");
+    if (orgProblems.length + existingTeams.problems.length > 0) throw new ConfigError([...orgProblems, ...existingTeams.problems]);
+    if (config.deviceFlow) pulumi.log.info(DEVICE_FLOW_WHY);
     existingTeams.warnings.forEach((warning) => pulumi.log.warn(warning));
     const teams = new GitHubTeams(
         "github",
@@ -134,6 +141,8 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
         { dependsOn: [dex, rbac] },
     );
 
+    phases.mark("registration");
+    phases.write();
     return {
         issuerUrl: contract.issuerUrl,
         kubectlClientId: contract.clientId,
@@ -155,5 +164,38 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
         [TEAM_IDS_OUTPUT]: teams.teamIds,
         // Read back by the next deployment (talos/inspect.ts): what the nodes were given, to tell drift from an update.
         ...(talos.appliedSettings ? { [SETTINGS_OUTPUT]: talos.appliedSettings } : {}),
+    };
+}
+
+/**
+ * How long each phase of a run took, for `npm run bench`: with
+ * PLATFORM_AUTH_PHASES naming a file, each run appends one JSON line of
+ * milliseconds. "load" is the time from the process's start to the program's
+ * (the runtime, the SDKs, the program's modules); `during` takes a wait out
+ * of the phase it happens in.
+ */
+function phaseClock(file: string | undefined) {
+    const spent: Record<string, number> = { load: performance.now() };
+    let last = performance.now();
+    let aside = 0;
+    return {
+        mark(name: string) {
+            const now = performance.now();
+            spent[name] = (spent[name] ?? 0) + now - last - aside;
+            [last, aside] = [now, 0];
+        },
+        async during<T>(name: string, promise: Promise<T>): Promise<T> {
+            const started = performance.now();
+            try {
+                return await promise;
+            } finally {
+                const took = performance.now() - started;
+                spent[name] = (spent[name] ?? 0) + took;
+                aside += took;
+            }
+        },
+        write() {
+            if (file) appendFileSync(file, `${JSON.stringify(spent)}\n`);
+        },
     };
 }

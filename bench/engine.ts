@@ -1,8 +1,10 @@
 // The real engine's `pulumi preview` of an unchanged stack against the same
 // engine previewing a program with only the same providers (the baseline), on
 // a loopback cluster with a GitHub stand-in. The two previews alternate, so
-// both see the same machine state; the median ratio and both medians print.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+// both see the same machine state; the median ratio and both medians print,
+// then where the program's extra time goes: each run writes how long its
+// phases took (program.ts, PLATFORM_AUTH_PHASES), the baseline its load.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { kubectlIn } from "../lab/control-plane";
@@ -57,13 +59,17 @@ async function main(): Promise<void> {
         }
         await must(baseline, ["up", "--yes", "--skip-preview", "--stack", "baseline"]);
 
+        const phasesFile = join(runDir, "phases.jsonl");
         const timed = async (dir: string, stack: string) => {
+            writeFileSync(phasesFile, "");
             const started = process.hrtime.bigint();
-            await must(dir, ["preview", "--expect-no-changes", "--stack", stack]);
-            return Number(process.hrtime.bigint() - started) / 1e6;
+            const result = await engine.pulumi(dir, ["preview", "--expect-no-changes", "--stack", stack, "--non-interactive"], undefined, { PLATFORM_AUTH_PHASES: phasesFile });
+            if (result.status !== 0) throw new Error(`pulumi preview of ${stack} failed: ${result.stdout}${result.stderr}`);
+            const ms = Number(process.hrtime.bigint() - started) / 1e6;
+            return { ms, phases: JSON.parse(readFileSync(phasesFile, "utf8").trim().split("\n").pop() ?? "{}") as Record<string, number> };
         };
-        const program: number[] = [];
-        const empty: number[] = [];
+        const program: Awaited<ReturnType<typeof timed>>[] = [];
+        const empty: Awaited<ReturnType<typeof timed>>[] = [];
         // One untimed round warms the plugin and module caches of both.
         await timed(ctx.projectDir, STACK);
         await timed(baseline, "baseline");
@@ -71,13 +77,25 @@ async function main(): Promise<void> {
             program.push(await timed(ctx.projectDir, STACK));
             empty.push(await timed(baseline, "baseline"));
         }
+        const [programMs, emptyMs] = [median(program.map((s) => s.ms)), median(empty.map((s) => s.ms))];
         console.log(`real engine: pulumi preview of an unchanged ${STACK} stack vs the same providers alone (median of ${SAMPLES} interleaved runs)`);
-        console.log(`${STACK}: ${(median(program) / median(empty)).toFixed(2)}x  (program ${median(program).toFixed(0)} ms, providers only ${median(empty).toFixed(0)} ms)`);
+        console.log(`${STACK}: ${(programMs / emptyMs).toFixed(2)}x  (program ${programMs.toFixed(0)} ms, providers only ${emptyMs.toFixed(0)} ms)`);
+        console.log(phaseTable(program.map((s) => s.phases), median(empty.map((s) => s.phases.load ?? 0)), programMs - emptyMs));
     } finally {
         await github.close();
         await stopAll();
         rmSync(runDir, { recursive: true, force: true });
     }
+}
+
+/** The program's phases (medians), the load against the baseline's, and what is left of the extra time: the engine's part. */
+function phaseTable(samples: Record<string, number>[], baselineLoad: number, extra: number): string {
+    const names = [...new Set(samples.flatMap((sample) => Object.keys(sample)))];
+    const medians = Object.fromEntries(names.map((name) => [name, median(samples.map((sample) => sample[name] ?? 0))]));
+    const rows: [string, number][] = names.map((name) => [name === "load" ? `load (the baseline's: ${baselineLoad.toFixed(0)} ms; extra)` : name, name === "load" ? medians.load - baselineLoad : medians[name]]);
+    const inProgram = rows.reduce((sum, [, ms]) => sum + ms, 0);
+    rows.push(["the engine's part (registration, diffs; the rest)", extra - inProgram]);
+    return [`where the ${extra.toFixed(0)} ms of extra time go (median ms per phase):`, ...rows.map(([name, ms]) => `  ${name.padEnd(52)}${ms.toFixed(0).padStart(7)}`)].join("\n");
 }
 
 process.on("exit", killAllNow);

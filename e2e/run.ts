@@ -28,7 +28,7 @@ import { adoptionSteps } from "./steps/adoption";
 import { admissionSteps } from "./steps/admission";
 import { artifactSteps } from "./steps/artifacts";
 import { browserSteps, certificateWarningStep } from "./steps/browser";
-import { startChromium } from "../lab/chromium";
+import { requireChromium, startChromium } from "../lab/chromium";
 import { deviceCodeFromAnotherStep } from "./steps/device-flow";
 import type { ModeContext } from "./steps/context";
 import { configureStack, stackOutputs, type EngineContext } from "../lab/deployment";
@@ -45,7 +45,7 @@ import { talosDestroyedStep, talosDriftSteps, talosFirstApplySteps, talosLoginSt
 import { generatedConfig, startTalosNodes, type TalosNodes } from "../lab/talos-nodes";
 import { buildTools, type Tools } from "../lab/tools";
 import { installGatewayApi, startWorkloadRuntime } from "../lab/workloads";
-import { operatorKeys, startControlPlane, startDeployedDex, startGitHub } from "../lab/world";
+import { issuerLoaded, operatorKeys, startControlPlane, startDeployedDex, startGitHub } from "../lab/world";
 
 
 interface Run {
@@ -86,6 +86,7 @@ interface IssuerTls {
 
 async function main(): Promise<void> {
     if (!insideNamespace()) {
+        requireChromium();
         // Built (or found cached) out here: inside, the network namespace has loopback only.
         console.log("e2e: building or reusing the real components (cached by version)");
         buildTools(REPO_ROOT);
@@ -210,14 +211,18 @@ async function runOnEngine(run: Run, withViolatingProgram: boolean, tools: Tools
             githubForm: enterprise ? "GitHub Enterprise Server" : "github.com",
             session: (who, label) => openSession(cluster, outputs.kubeconfigUser, browser, join(runDir, "token-caches"), who, label),
         };
-        await loginSteps(context);
-        await negativeSteps(context, runDir);
+        // Ready when the apiserver has Dex's keys: the first login is a person's, in Chromium.
+        await issuerLoaded(cluster, kubectl, outputs.issuerUrl, outputs.apiServerAudience, runDir);
         // The person's own browser: Chromium, with the issuer's and GitHub's CAs imported (mkcert's, on local); on prod the
         // test CA stands in for the public roots. Another Chromium, told to trust nothing, shows the certificate warning.
         const shots = join(ARTIFACTS, `${run.stack}${run.talosVersion ? `-${run.talosVersion}` : ""}`);
         const chromium = await startChromium(join(runDir, "chromium"), [tls.ca.certPem, githubCa.certPem], shots);
         await browserSteps(context, { kubectl: tools.kubectl, env, runDir, browser: chromium });
         if (run === RUNS[0]) await certificateWarningStep(report, await startChromium(join(runDir, "chromium-untrusting"), [], shots, "chromium-untrusting"), outputs.issuerUrl);
+        await chromium.close();
+        report.note("from here on the HTTP stand-in signs people in (the login matrix, refusals, refresh, faults, day two, who gets in through GitHub, revoke): Chromium showed each of those pages above");
+        await loginSteps(context);
+        await negativeSteps(context, runDir);
         if (run.deviceFlow) await deviceCodeFromAnotherStep(context);
         // 14. Who gets in, as Dex's GitHub connector decides: on an Enterprise Server (the second run) and on github.com (prod).
         const githubCases = run === RUNS[1] || !privateCa;

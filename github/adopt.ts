@@ -46,14 +46,15 @@ export async function teamsToAdopt(teams: GitHubTeam[], lookup: TeamLookup, prov
     const found: Record<string, ExistingTeam> = {};
     const problems: ConfigProblem[] = [];
     const warnings: string[] = [];
+    // Every team at once: each lookup is a round trip to GitHub.
+    const lookups = await Promise.allSettled(teams.map((team) => lookup(team.slug, provider)));
     for (const [i, team] of teams.entries()) {
-        let live: LiveTeam | undefined;
-        try {
-            live = await lookup(team.slug, provider);
-        } catch (error) {
-            problems.push({ key: `githubTeams[${i}]`, message: `team "${team.slug}" could not be read from GitHub (${String((error as Error).message).split("\n")[0]}); check github:baseUrl and GITHUB_TOKEN.` });
+        const answer = lookups[i];
+        if (answer.status === "rejected") {
+            problems.push({ key: `githubTeams[${i}]`, message: `team "${team.slug}" could not be read from GitHub (${String((answer.reason as Error).message).split("\n")[0]}); check github:baseUrl and GITHUB_TOKEN.` });
             continue;
         }
+        const live = answer.value;
         if (team.existing && !live) {
             problems.push({ key: `githubTeams[${i}].existing`, message: `team "${team.slug}" is not in GitHub; create it, or remove \`existing\` to let this stack create it.` });
         } else if (live && team.existing) {

@@ -20,11 +20,16 @@ export interface Chromium extends Browser {
     close(): Promise<void>;
 }
 
-/** Starts Chromium in `dir` trusting `caPems` (each imported into its NSS database); `shots` receives the screenshots. */
-export async function startChromium(dir: string, caPems: string[], shots: string, label = "chromium"): Promise<Chromium> {
+/** Refuses, naming the packages, where Chromium or certutil is missing: called before anything starts. */
+export function requireChromium(): void {
     for (const needed of [CHROMIUM, "/usr/bin/certutil"]) {
         if (!existsSync(needed)) throw new Error(`${needed} is missing: a person's browser here is Debian's Chromium, trusting what certutil imports (apt-get install chromium libnss3-tools)`);
     }
+}
+
+/** Starts Chromium in `dir` trusting `caPems` (each imported into its NSS database); `shots` receives the screenshots. */
+export async function startChromium(dir: string, caPems: string[], shots: string, label = "chromium"): Promise<Chromium> {
+    requireChromium();
     const home = join(dir, "home");
     const nssdb = join(home, ".pki", "nssdb");
     mkdirSync(nssdb, { recursive: true });

@@ -113,13 +113,15 @@ export function releaseCommand(object: ProgramObject, owner: FieldManager, conte
 export async function checkExisting(exposure: Exposure, adopt: boolean, context: string, get: ClusterGet): Promise<ExistingResult> {
     const adopted = new Set<string>();
     const result: ExistingResult = { problems: [], warnings: [], adopted };
-    let namespaceExists = true;
     try {
-        for (const object of programObjects(exposure.kind)) {
-            // Nothing can exist in a namespace that does not.
-            if (object.namespace && !namespaceExists) continue;
-            const answer = await get(object.path);
-            if (object.kind === "Namespace") namespaceExists = answer.status !== 404;
+        // Each question is a round trip: the cluster-wide ones at once, then, if the namespace is there,
+        // those inside it at once (nothing can exist in a namespace that does not).
+        const objects = programObjects(exposure.kind);
+        const ask = (which: typeof objects) => Promise.all(which.map(async (object) => ({ object, answer: await get(object.path) })));
+        const clusterWide = await ask(objects.filter((object) => !object.namespace));
+        const namespaceExists = clusterWide.some(({ object, answer }) => object.kind === "Namespace" && answer.status !== 404);
+        const answers = [...clusterWide, ...(namespaceExists ? await ask(objects.filter((object) => object.namespace)) : [])];
+        for (const { object, answer } of answers) {
             if (answer.status === 404) continue;
             const live = answer.status === 200 ? jsonBody(answer.body) : undefined;
             if (live === undefined) {

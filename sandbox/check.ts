@@ -12,7 +12,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "../lab/stack-file";
-import { startChromium } from "../lab/chromium";
+import { requireChromium, startChromium } from "../lab/chromium";
 import { ned } from "../lab/github-people";
 import { stopAll } from "../lab/processes";
 import { expectThat, Report } from "../lab/report";
@@ -73,6 +73,8 @@ async function badStartSteps(report: Report): Promise<void> {
 async function main(): Promise<void> {
     const started = Date.now();
     const report = new Report();
+    // The person's browser in this check; the sandbox itself needs none of its own.
+    requireChromium();
     await badStartSteps(report);
     // A killed sandbox's state: the next start must say it cleans it up.
     mkdirSync(STATE, { recursive: true });

@@ -189,8 +189,10 @@ function authCodeTrail(visit: Visit, port: number, clientId: string, approval: b
     expectThat(signIn !== undefined && new URL(signIn.url).pathname === "/login/oauth/authorize", `GitHub's sign-in form never asked for the password: ${trail(visit)}`);
     const asked = visit.pages.some((p) => p.form?.includes("approval"));
     expectThat(asked === approval, approval ? "Dex did not ask for approval, which deviceFlow turns on" : "Dex showed its approval screen, which the config skips");
-    const last = new URL(visit.pages[visit.pages.length - 1].url);
+    const lastPage = visit.pages[visit.pages.length - 1];
+    const last = new URL(lastPage.url);
     expectThat(last.origin === local && last.searchParams.has("code"), `the code did not come back to ${local}: ${last}`);
+    expectThat(/Authenticated/.test(lastPage.text ?? ""), `kubelogin's last page does not say the person is authenticated: ${lastPage.text}`);
     return trail(visit);
 }
 
