@@ -32,18 +32,42 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
     // Validate everything first: a bad value must stop the run before any resource exists.
     const config = loadConfig();
     phases.mark("config");
-    const get = cluster(config.kubernetesContext);
-    // Each preflight waits on the cluster: ask everything at once.
-    const [exposure, existing] = await Promise.all([
-        checkExposure(config.exposure, config.kubernetesContext, get),
-        checkExisting(config.exposure, config.adoptExisting, config.kubernetesContext, get),
-    ]);
-    phases.mark("preflight");
-    const problems = [...exposure.problems, ...existing.problems];
-    if (problems.length > 0) throw new ConfigError(problems);
-    [...exposure.warnings, ...existing.warnings].forEach((warning) => pulumi.log.warn(warning));
+    // Explicit providers only (the stack files disable the defaults): every object goes to the
+    // configured context and org, never to whatever the ambient kubeconfig or token points at.
+    // Made first, so that the engine starts their plugins while the program asks its questions.
+    const kubernetes = new k8s.Provider("kubernetes", {
+        context: config.kubernetesContext,
+        // Secrets change in place: replacing one with a fixed name deletes it first, and for that
+        // window Dex's config or credentials would not exist. The pod template's digests roll Dex.
+        enableSecretMutable: true,
+    });
+    const githubApi = new github.Provider("github", { owner: config.githubOrg, baseUrl: config.githubServer?.baseUrl });
     const contract = oidcContract(config);
     const host = new URL(contract.issuerUrl).host;
+    // The stack's own last deployment: what it applied to the nodes and which teams it holds. An
+    // update reads it only when a decision needs it (on a file backend, a stack's first update may
+    // still be writing the checkpoint this would read); a preview writes none, and asks at once.
+    let lastDeployment: pulumi.StackReference | undefined;
+    const lastOutput = (name: string) => phases.during("stack outputs", (lastDeployment ??= new pulumi.StackReference("previous-deployment", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` })).getOutputValue(name));
+    const recordedEarly = pulumi.runtime.isDryRun() ? lastOutput(TEAM_IDS_OUTPUT) : undefined;
+    // Awaited only where a team needs it; a failed read must not end the run unless it is needed.
+    recordedEarly?.catch(() => undefined);
+    const recordedTeams = async () => ((await (recordedEarly ?? lastOutput(TEAM_IDS_OUTPUT))) ?? {}) as Record<string, string>;
+
+    // Every question before any object, all at once (each is a round trip): the cluster's
+    // preflights; the org as GitHub spells it (Dex compares it exactly); the teams already in
+    // GitHub, adopted as GitHub holds them (a missing `existing` one is bad config).
+    const get = cluster(config.kubernetesContext);
+    const [exposure, existing, orgProblems, existingTeams] = await Promise.all([
+        phases.during("preflight", checkExposure(config.exposure, config.kubernetesContext, get)),
+        phases.during("preflight", checkExisting(config.exposure, config.adoptExisting, config.kubernetesContext, get)),
+        phases.during("github", checkOrg(config.githubOrg, orgLookup, githubApi)),
+        phases.during("github", teamsToAdopt(config.githubTeams, teamLookup, githubApi, recordedTeams)),
+    ]);
+    phases.mark("questions");
+    const problems = [...exposure.problems, ...existing.problems, ...orgProblems, ...existingTeams.problems];
+    if (problems.length > 0) throw new ConfigError(problems);
+    [...exposure.warnings, ...existing.warnings].forEach((warning) => pulumi.log.warn(warning));
     // The nodes are read before anything exists: an unconfirmed migration is refused like bad config.
     const agent = config.talosNodes.length > 0
         ? agentEnvironment(contract, config.talosVersion, config.talosNodes, {
@@ -52,11 +76,6 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
               kubernetesContext: config.kubernetesContext,
           })
         : undefined;
-    // The stack's own last deployment: what it applied to the nodes and which teams it holds. Read
-    // only when a decision needs it: on a file backend, a stack's first update may still be
-    // writing the checkpoint this would read.
-    let lastDeployment: pulumi.StackReference | undefined;
-    const lastOutput = (name: string) => phases.during("stack outputs", (lastDeployment ??= new pulumi.StackReference("previous-deployment", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` })).getOutputValue(name));
     const repair = process.env.PLATFORM_AUTH_TALOS_REPAIR === "1";
     if (agent) {
         const inspection = await inspectTalosNodes(agent);
@@ -66,23 +85,6 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
         if (drift && !repair) throw new pulumi.RunError(drift);
         phases.mark("talos nodes");
     }
-
-    // Explicit providers only (the stack files disable the defaults): every object goes to the
-    // configured context and org, never to whatever the ambient kubeconfig or token points at.
-    const kubernetes = new k8s.Provider("kubernetes", {
-        context: config.kubernetesContext,
-        // Secrets change in place: replacing one with a fixed name deletes it first, and for that
-        // window Dex's config or credentials would not exist. The pod template's digests roll Dex.
-        enableSecretMutable: true,
-    });
-    const githubApi = new github.Provider("github", { owner: config.githubOrg, baseUrl: config.githubServer?.baseUrl });
-
-    // The org as GitHub spells it (Dex compares it exactly), and the teams already in GitHub, adopted as
-    // GitHub holds them (a missing `existing` one is bad config): asked of GitHub all at once.
-    const recordedTeams = async () => ((await lastOutput(TEAM_IDS_OUTPUT)) ?? {}) as Record<string, string>;
-    const [orgProblems, existingTeams] = await Promise.all([checkOrg(config.githubOrg, orgLookup, githubApi), teamsToAdopt(config.githubTeams, teamLookup, githubApi, recordedTeams)]);
-    phases.mark("github");
-    if (orgProblems.length + existingTeams.problems.length > 0) throw new ConfigError([...orgProblems, ...existingTeams.problems]);
     if (config.deviceFlow) pulumi.log.info(DEVICE_FLOW_WHY);
     existingTeams.warnings.forEach((warning) => pulumi.log.warn(warning));
     const teams = new GitHubTeams(
@@ -170,28 +172,27 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
 /**
  * How long each phase of a run took, for `npm run bench`: with
  * PLATFORM_AUTH_PHASES naming a file, each run appends one JSON line of
- * milliseconds. "load" is the time from the process's start to the program's
- * (the runtime, the SDKs, the program's modules); `during` takes a wait out
- * of the phase it happens in.
+ * milliseconds. `mark` ends a phase of the program's own time line ("load" is
+ * the time from the process's start to the program's: the runtime, the SDKs,
+ * the program's modules); `during` times one wait, which may overlap others,
+ * under "<name> (wait)".
  */
 function phaseClock(file: string | undefined) {
     const spent: Record<string, number> = { load: performance.now() };
     let last = performance.now();
-    let aside = 0;
     return {
         mark(name: string) {
             const now = performance.now();
-            spent[name] = (spent[name] ?? 0) + now - last - aside;
-            [last, aside] = [now, 0];
+            spent[name] = (spent[name] ?? 0) + now - last;
+            last = now;
         },
         async during<T>(name: string, promise: Promise<T>): Promise<T> {
             const started = performance.now();
             try {
                 return await promise;
             } finally {
-                const took = performance.now() - started;
-                spent[name] = (spent[name] ?? 0) + took;
-                aside += took;
+                const key = `${name} (wait)`;
+                spent[key] = Math.max(spent[key] ?? 0, performance.now() - started);
             }
         },
         write() {

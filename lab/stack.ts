@@ -61,6 +61,8 @@ export async function runStack(
     teams: TeamLookup = async () => undefined,
     /** The org's login as GitHub spells it: by default, as configured. */
     org: OrgLookup = async (name) => name,
+    /** A preview (the default), or an update. */
+    preview = true,
 ): Promise<StackRun> {
     const resources: RecordedResource[] = [];
     await pulumi.runtime.setMocks(
@@ -75,7 +77,7 @@ export async function runStack(
         },
         PROJECT,
         stack,
-        true,
+        preview,
         // The diy backend's organization, as the e2e's engine has it.
         "organization",
     );
