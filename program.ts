@@ -29,7 +29,8 @@ export type ClusterAccess = (context: string) => ClusterGet;
 
 export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLookup: TeamLookup = readTeam, orgLookup: OrgLookup = readOrgLogin) {
     const phases = phaseClock(process.env.PLATFORM_AUTH_PHASES);
-    // Validate everything first: a bad value must stop the run before any resource exists.
+    // Validate the config first: a bad value stops the run before any resource exists (the cluster's
+    // and GitHub's answers below come after the two providers, whose plugins start meanwhile).
     const config = loadConfig();
     phases.mark("config");
     // Explicit providers only (the stack files disable the defaults): every object goes to the
@@ -44,15 +45,12 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
     const githubApi = new github.Provider("github", { owner: config.githubOrg, baseUrl: config.githubServer?.baseUrl });
     const contract = oidcContract(config);
     const host = new URL(contract.issuerUrl).host;
-    // The stack's own last deployment: what it applied to the nodes and which teams it holds. An
-    // update reads it only when a decision needs it (on a file backend, a stack's first update may
-    // still be writing the checkpoint this would read); a preview writes none, and asks at once.
+    // The stack's own last deployment: what it applied to the nodes and which teams it holds. Read
+    // only when a decision needs it: on a file backend, a stack's first update may still be writing
+    // the checkpoint this would read (and a preview reads what the update would).
     let lastDeployment: pulumi.StackReference | undefined;
     const lastOutput = (name: string) => phases.during("stack outputs", (lastDeployment ??= new pulumi.StackReference("previous-deployment", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` })).getOutputValue(name));
-    const recordedEarly = pulumi.runtime.isDryRun() ? lastOutput(TEAM_IDS_OUTPUT) : undefined;
-    // Awaited only where a team needs it; a failed read must not end the run unless it is needed.
-    recordedEarly?.catch(() => undefined);
-    const recordedTeams = async () => ((await (recordedEarly ?? lastOutput(TEAM_IDS_OUTPUT))) ?? {}) as Record<string, string>;
+    const recordedTeams = async () => ((await lastOutput(TEAM_IDS_OUTPUT)) ?? {}) as Record<string, string>;
 
     // Every question before any object, all at once (each is a round trip): the cluster's
     // preflights; the org as GitHub spells it (Dex compares it exactly); the teams already in
@@ -114,6 +112,7 @@ export async function platformAuth(cluster: ClusterAccess = clusterGet, teamLook
         image: config.dexImage,
         githubCaPem: config.githubServer?.caPem,
         exposure: config.exposure,
+        deviceFlow: config.deviceFlow,
         peers: {
             ingressNamespace: config.exposure.kind === "httproute" ? config.exposure.proxyNamespace : config.exposure.controllerNamespace,
             monitoringNamespace: config.monitoringNamespace,

@@ -21,6 +21,7 @@ import { parsedStackConfig, renderedStack, REPO_ROOT, stackFileConfig, USER_KEYS
 
 /** PLATFORM_AUTH_BENCH_SAMPLES: fewer, for a quick look while changing the program. */
 const SAMPLES = Number(process.env.PLATFORM_AUTH_BENCH_SAMPLES ?? 7);
+if (!Number.isInteger(SAMPLES) || SAMPLES < 1) throw new Error(`PLATFORM_AUTH_BENCH_SAMPLES is "${process.env.PLATFORM_AUTH_BENCH_SAMPLES}"; give a whole number of at least 1`);
 /** The prod stack, whose stack file pins Talos v1.13. */
 const STACK = "prod";
 

@@ -27,6 +27,8 @@ export interface DexArgs {
     replicas: number;
     image: string;
     exposure: Exposure;
+    /** The device flow: without it, the route refuses Dex's device endpoints (objects.ts, DEX_DEVICE_PATH). */
+    deviceFlow: boolean;
     /** Who may reach Dex's ports. */
     peers: DexPeers;
     /** Existing objects to take over (adoptExisting); their apply wins the conflicts with the old owner. */
@@ -132,7 +134,7 @@ export class Dex extends pulumi.ComponentResource {
         );
         new k8s.networking.v1.NetworkPolicy(`${name}`, { metadata: metadata("NetworkPolicy", DEX_OBJECTS.workload), spec: dexNetworkPolicySpec(args.peers) }, inNamespace);
 
-        const exposure = dexExposureSpec(args.exposure, args.host, DEX_OBJECTS.service);
+        const exposure = dexExposureSpec(args.exposure, args.host, DEX_OBJECTS.service, args.deviceFlow);
         if (exposure.kind === "HTTPRoute") {
             new k8s.apiextensions.CustomResource(`${name}-route`, { ...exposure, metadata: metadata(exposure.kind, DEX_OBJECTS.workload) }, { parent: this, dependsOn: [service] });
         } else {

@@ -2,7 +2,7 @@
 // on, yes or 0b1 are booleans or numbers (the real Dex binary reads the same
 // names in the e2e), and the GitHub port its egress must allow.
 import { expect } from "chai";
-import { parse } from "yaml";
+import { isScalar, parseDocument, visit } from "yaml";
 import { oidcContract } from "../contract/contract";
 import { dexConfig, dexConfigYaml } from "./config";
 import { githubPort } from "./objects";
@@ -20,11 +20,16 @@ describe("Dex's config file", () => {
         });
     }
 
-    it("the check can fail: the same names written as plain YAML 1.2 come back as booleans and numbers", () => {
-        const plain = `orgs:\n  - name: yes\n    teams: [${YAML_TRAPS.join(", ")}]\n`;
-        const read = parse(plain, { version: "1.1" }).orgs[0];
-        expect(read.name).to.equal(true);
-        expect(read.teams.filter((t: unknown) => typeof t !== "string")).to.not.be.empty;
+    // go-yaml, under Dex, also reads Go's own number syntax (0o12) that no YAML 1.1 reader here knows: quoting is the guarantee.
+    it("writes every string in double quotes, keys aside", () => {
+        const text = dexConfigYaml(dexConfig({ contract: oidcContract({ domain: "platform.lan" }), githubOrg: "yes", teamSlugs: YAML_TRAPS, tokenLifetimes: LIFETIMES, deviceFlow: true }));
+        const plain: string[] = [];
+        visit(parseDocument(text, { version: "1.1" }), {
+            Pair: (_, pair) => void (isScalar(pair.value) && typeof pair.value.value === "string" && pair.value.type !== "QUOTE_DOUBLE" && plain.push(String(pair.value.value))),
+            Seq: (_, seq) => void seq.items.forEach((item) => isScalar(item) && typeof item.value === "string" && item.type !== "QUOTE_DOUBLE" && plain.push(String(item.value))),
+        });
+        expect(plain).to.deep.equal([]);
+        expect(text).to.include('- "0o12"');
     });
 
     it("GitHub's port for Dex's egress: 443 unless an Enterprise Server's host names another, none for github.com", () => {

@@ -48,9 +48,9 @@ export const KUBECTL_CLIENT_NAME = "kubectl (kubelogin)";
 
 const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 /**
- * The grants kubectl's logins need: the browser flow and silent refresh, and
- * the device flow when the stack turns it on. Dex's default adds implicit,
- * password, device code and token exchange.
+ * The grants kubectl's logins always need: the browser flow and silent
+ * refresh (dexConfig adds DEVICE_CODE_GRANT with deviceFlow). Dex's default
+ * adds implicit, password, device code and token exchange.
  */
 const GRANT_TYPES = ["authorization_code", "refresh_token"];
 

@@ -56,17 +56,26 @@ for (const [stack, expected] of Object.entries(STACKS)) {
             expect(JSON.stringify(container(publicGhes))).to.not.include("github-ca");
         });
 
-        it("lets kubectl log in by browser (and refresh) by default, and by device code and approval only with deviceFlow", async () => {
+        it("lets kubectl log in by browser (and refresh) by default, its route refusing Dex's device endpoints, and by device code and approval only with deviceFlow", async () => {
             const kubectl = (config: ReturnType<typeof dexConfigOf>) => config.staticClients.find((c) => c.id === run.outputs.kubectlClientId)!;
             const config = dexConfigOf(run.resources);
             expect(config.oauth2.grantTypes).to.have.members(["authorization_code", "refresh_token"]);
             expect(config.oauth2.skipApprovalScreen).to.equal(true);
             expect(kubectl(config).redirectURIs).to.not.include("/device/callback");
-            const device = dexConfigOf((await runStack(stack, { ...expected.userKeys, deviceFlow: "true" })).resources);
+            // Dex serves its device endpoints whatever its grants say: the route refuses them (longest prefix, no backend).
+            const rules = (r: StackRun) => one(r.resources, "HTTPRoute").inputs.spec.rules;
+            expect(rules(run)[1]).to.deep.equal({ matches: [{ path: { type: "PathPrefix", value: "/device" } }] });
+            const deviceRun = await runStack(stack, { ...expected.userKeys, deviceFlow: "true" });
+            const device = dexConfigOf(deviceRun.resources);
             expect(device.oauth2.grantTypes).to.have.members(["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"]);
             expect(device.oauth2.skipApprovalScreen).to.equal(false);
             // Dex sends the device flow's code to this path of its own, and checks it like any redirect URI.
             expect(kubectl(device).redirectURIs).to.include("/device/callback");
+            expect(rules(deviceRun)).to.have.length(1);
+            const ingress = JSON.stringify({ kind: "ingress", className: "nginx", controllerNamespace: "ingress-nginx" });
+            const paths = async (keys: Record<string, string>) => one((await runStack(stack, keys, { "platform-auth:exposure": ingress })).resources, "Ingress").inputs.spec.rules[0].http.paths.map((p: any) => `${p.path} ${p.backend.service.port.number ?? p.backend.service.port.name}`);
+            expect(await paths(expected.userKeys)).to.deep.equal(["/ 5556", "/device no-device-flow"]);
+            expect(await paths({ ...expected.userKeys, deviceFlow: "true" })).to.deep.equal(["/ 5556"]);
         });
 
         it(`runs ${expected.replicas} hardened Dex replica(s) whose rolling update starts a new pod before stopping an old one`, () => {

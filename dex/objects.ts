@@ -162,7 +162,7 @@ export function githubPort(host: string | undefined): number | undefined {
 /**
  * By peers, not only ports: Dex's plain-HTTP port only from the namespace the
  * TLS traffic comes through, its metrics only from monitoring, and out only to
- * the cluster DNS, the apiserver and GitHub (443, or the Enterprise Server's port).
+ * the cluster DNS, the apiserver and GitHub (443, and an Enterprise Server's own port, githubPort).
  */
 export function dexNetworkPolicySpec(peers: DexPeers) {
     const fromNamespace = (name: string) => [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": name } } }];
@@ -184,8 +184,17 @@ export function dexNetworkPolicySpec(peers: DexPeers) {
     };
 }
 
-/** The route or ingress that serves https://dex.<domain>. */
-export function dexExposureSpec(exposure: Exposure, host: string, serviceName: string) {
+/**
+ * Dex's device endpoints under this path, which the route refuses without the
+ * device flow: Dex serves them whatever its grants say, and its
+ * /device/callback turns any authorization code of a kubectl login (one
+ * leaked from a browser's address bar) into tokens for whoever holds a device
+ * code, with no PKCE and no approval.
+ */
+export const DEX_DEVICE_PATH = "/device";
+
+/** The route or ingress that serves https://dex.<domain>; without `deviceFlow`, everything but Dex's device endpoints. */
+export function dexExposureSpec(exposure: Exposure, host: string, serviceName: string, deviceFlow: boolean) {
     if (exposure.kind === "httproute") {
         return {
             apiVersion: "gateway.networking.k8s.io/v1",
@@ -199,7 +208,11 @@ export function dexExposureSpec(exposure: Exposure, host: string, serviceName: s
                     },
                 ],
                 hostnames: [host],
-                rules: [{ backendRefs: [{ name: serviceName, port: DEX_HTTP_PORT }] }],
+                rules: [
+                    { backendRefs: [{ name: serviceName, port: DEX_HTTP_PORT }] },
+                    // The longest prefix wins; a rule with no backend answers 500.
+                    ...(deviceFlow ? [] : [{ matches: [{ path: { type: "PathPrefix", value: DEX_DEVICE_PATH } }] }]),
+                ],
             },
         };
     }
@@ -213,7 +226,11 @@ export function dexExposureSpec(exposure: Exposure, host: string, serviceName: s
                 {
                     host,
                     http: {
-                        paths: [{ path: "/", pathType: "Prefix", backend: { service: { name: serviceName, port: { number: DEX_HTTP_PORT } } } }],
+                        paths: [
+                            { path: "/", pathType: "Prefix", backend: { service: { name: serviceName, port: { number: DEX_HTTP_PORT } } } },
+                            // An Ingress cannot refuse a path: this one goes to a port the Service does not have, which controllers answer with 503.
+                            ...(deviceFlow ? [] : [{ path: DEX_DEVICE_PATH, pathType: "Prefix", backend: { service: { name: serviceName, port: { name: "no-device-flow" } } } }]),
+                        ],
                     },
                 },
             ],

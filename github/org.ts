@@ -19,7 +19,7 @@ export function orgLoginProblems(configured: string, login: string): ConfigProbl
     return [
         {
             key: "githubOrg",
-            message: `is "${configured}", but GitHub spells the org "${login}", and Dex compares the login exactly; set githubOrg and github:owner to "${login}" (\`pulumi config set githubOrg ${login}\`, \`pulumi config set github:owner ${login}\`).`,
+            message: `is "${configured}", but GitHub spells the org "${login}", and Dex compares the login exactly (its groups claim too); set githubOrg and github:owner to "${login}" (\`pulumi config set githubOrg ${login}\`, \`pulumi config set github:owner ${login}\`), and write the groups in readOnlyGroups as "${login}:<team>".`,
         },
     ];
 }

@@ -14,6 +14,7 @@ import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, writeFi
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
+import { shellQuote } from "../config/shell";
 
 /** One page the person saw: what was asked for, the answer, the names of the form's fields if it showed one, and the page's text. */
 export interface Page {
@@ -57,12 +58,7 @@ export function installBrowser(dir: string, caPems: string[]): Browser {
     const record = join(dir, "visits.jsonl");
     const ca = join(dir, "trusted-cas.pem");
     writeFileSync(ca, caPems.join("\n"));
-    const launcher = (file: string, env: Record<string, string>) => {
-        writeFileSync(file, `#!/bin/sh\n${Object.entries(env).map(([k, v]) => `${k}='${v}' `).join("")}exec '${process.execPath}' '${__filename}' "$@"\n`);
-        // The person's password is in it: theirs alone to run.
-        chmodSync(file, 0o700);
-        return file;
-    };
+    const launcher = (file: string, env: Record<string, string>) => writeLauncher(file, __filename, env);
     const env = (person: Person) => ({ STANDIN_LOGIN: person.login, STANDIN_PASSWORD: person.password, STANDIN_RECORD: record, NODE_EXTRA_CA_CERTS: ca });
     launcher(command, {});
     return {
@@ -70,8 +66,22 @@ export function installBrowser(dir: string, caPems: string[]): Browser {
         dir,
         env,
         commandFor: (person, away) => launcher(join(dir, `${person.login}${away ? "-away" : ""}`), { ...env(person), STANDIN_GIVE_UP: "1", ...(away ? { STANDIN_AWAY: "1" } : {}) }),
-        visits: () => (existsSync(record) ? readFileSync(record, "utf8").trim().split("\n").filter(Boolean).map((line) => JSON.parse(line) as Visit) : []),
+        visits: () => readVisits(record),
     };
+}
+
+/** An executable that runs `script` with this Node and `env`: what kubelogin opens as the person's browser. */
+export function writeLauncher(file: string, script: string, env: Record<string, string>): string {
+    const assignments = Object.entries(env).map(([name, value]) => `${name}=${shellQuote(value)} `).join("");
+    writeFileSync(file, `#!/bin/sh\n${assignments}exec ${shellQuote(process.execPath)} ${shellQuote(script)} "$@"\n`);
+    // The person's password is in it: theirs alone to run.
+    chmodSync(file, 0o700);
+    return file;
+}
+
+/** The browser runs recorded so far, one JSON line each. */
+export function readVisits(record: string): Visit[] {
+    return existsSync(record) ? readFileSync(record, "utf8").trim().split("\n").filter(Boolean).map((line) => JSON.parse(line) as Visit) : [];
 }
 
 const MAX_PAGES = 20;

@@ -6,9 +6,9 @@
 // runs chromium-person.ts, which drives a new window of this Chromium over
 // the DevTools protocol. Screenshots of every page go to `shots`.
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, Person, Visit } from "./browser-standin";
+import { readVisits, writeLauncher, type Browser, type Person } from "./browser-standin";
 import { start, stop, waitFor } from "./processes";
 
 /** Debian's Chromium; the /usr/bin wrapper only adds flags for desktops. */
@@ -45,12 +45,7 @@ export async function startChromium(dir: string, caPems: string[], shots: string
     // Chromium names its DevTools port in this file once it listens.
     const port = await waitFor(`${label}'s DevTools port`, () => (existsSync(join(profile, "DevToolsActivePort")) ? readFileSync(join(profile, "DevToolsActivePort"), "utf8").split("\n")[0] : undefined), 30_000, service);
     const record = join(dir, "visits.jsonl");
-    const launcher = (file: string, env: Record<string, string>) => {
-        writeFileSync(file, `#!/bin/sh\n${Object.entries(env).map(([k, v]) => `${k}='${v}' `).join("")}exec '${process.execPath}' '${join(__dirname, "chromium-person.js")}' "$@"\n`);
-        // The person's password is in it: theirs alone to run.
-        chmodSync(file, 0o700);
-        return file;
-    };
+    const launcher = (file: string, env: Record<string, string>) => writeLauncher(file, join(__dirname, "chromium-person.js"), env);
     const env = (person: Person) => ({ STANDIN_LOGIN: person.login, STANDIN_PASSWORD: person.password, STANDIN_RECORD: record, CHROMIUM_ENDPOINT: `http://127.0.0.1:${port}`, CHROMIUM_SHOTS: shots });
     const command = launcher(join(dir, "xdg-open"), {});
     return {
@@ -62,7 +57,7 @@ export async function startChromium(dir: string, caPems: string[], shots: string
             if (away) throw new Error("Chromium is for a person at the browser; use the HTTP stand-in for nobody there");
             return launcher(join(dir, person.login), { ...env(person), STANDIN_GIVE_UP: "1" });
         },
-        visits: () => (existsSync(record) ? readFileSync(record, "utf8").trim().split("\n").filter(Boolean).map((line) => JSON.parse(line) as Visit) : []),
+        visits: () => readVisits(record),
         close: () => stop(service),
     };
 }

@@ -9,8 +9,8 @@ import { parseConfig } from "../config/parse";
 import { PROJECT, type PlatformAuthConfig } from "../config/types";
 import { oidcContract } from "../contract/contract";
 import { dexCallbackUrl } from "../dex/config";
-import { talosPatchDocuments } from "../talos/plan";
-import { talosPatchMode, toYamlStream, type TalosPatchMode } from "../talos/render";
+import { talosPatchYaml } from "../talos/plan";
+import { talosPatchMode, type TalosPatchMode } from "../talos/render";
 
 export const REPO_ROOT = join(__dirname, "..", "..");
 
@@ -39,7 +39,7 @@ export function parsedStackConfig(stack: string, keys: Record<string, string>, f
 export function renderedStack(config: PlatformAuthConfig): { talosPatch: string; talosPatchMode: TalosPatchMode; callbackUrl: string } {
     const contract = oidcContract(config);
     return {
-        talosPatch: toYamlStream(talosPatchDocuments(contract, config.talosVersion, config.issuerAddress)),
+        talosPatch: talosPatchYaml(contract, config.talosVersion, config.issuerAddress),
         talosPatchMode: talosPatchMode(config.talosVersion),
         callbackUrl: dexCallbackUrl(contract),
     };

@@ -4,7 +4,7 @@
 // Credentials that need a plugin (exec, auth-provider) are not run here; the
 // caller is told the cluster could not be asked, and decides.
 import { readFileSync } from "node:fs";
-import { Agent, request } from "node:https";
+import { request } from "node:https";
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import { parse } from "yaml";
@@ -56,8 +56,6 @@ export function clusterGet(context: string, paths = kubeconfigPaths()): ClusterG
         rejectUnauthorized: cluster["insecure-skip-tls-verify"] !== true,
         headers: { accept: "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
         timeout: 15_000,
-        // The preflight asks several questions at once: one TLS handshake per connection, not per question.
-        agent: new Agent({ keepAlive: true }),
     };
     return (path) =>
         new Promise((resolve, reject) => {

@@ -7,8 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { TalosVersion } from "../config/types";
 import type { OidcContract } from "../contract/contract";
 import { AGENT, settingsDigest } from "./inspect";
-import { talosPatchDocuments } from "./plan";
-import { toYamlStream } from "./render";
+import { talosPatchYaml } from "./plan";
 
 export interface TalosApiServerPatchArgs {
     contract: OidcContract;
@@ -29,7 +28,7 @@ export class TalosApiServerPatch extends pulumi.ComponentResource {
     /** `opts.dependsOn` holds the apply back until what the settings point at (Dex, the RBAC) exists. */
     constructor(name: string, args: TalosApiServerPatchArgs, opts?: pulumi.ComponentResourceOptions) {
         super("platform-auth:auth:TalosApiServerPatch", name, {}, opts);
-        this.patchYaml = toYamlStream(talosPatchDocuments(args.contract, args.version, args.issuerAddress));
+        this.patchYaml = talosPatchYaml(args.contract, args.version, args.issuerAddress);
         if (args.agent) {
             const environment = args.agent;
             // No triggers: a change is an update, which the provider runs with `create`

@@ -15,6 +15,7 @@ import {
     staticHostDocument,
     talosDefaultAuthentication,
     talosPatchMode,
+    toYamlStream,
 } from "./render";
 
 /** What the node agent reads: the nodes, what the program owns on them, and the context for their apiservers' metrics. */
@@ -52,6 +53,11 @@ export function ownedSettings(contract: OidcContract, version: TalosVersion, iss
         flags: oidcApiServerArgs(contract),
         ...(ca ? { caFile: caFileEntry(ca), caVolume: caVolumeEntry() } : {}),
     };
+}
+
+/** The `talosPatch` output: the whole patch as one YAML stream. */
+export function talosPatchYaml(contract: OidcContract, version: TalosVersion, issuerAddress?: string): string {
+    return toYamlStream(talosPatchDocuments(contract, version, issuerAddress));
 }
 
 /** The whole patch as one set of documents, for people applying it by hand (the `talosPatch` output). */

@@ -37,8 +37,11 @@ export async function orgCapitalsStep(ctx: EngineContext): Promise<void> {
     await setOrg(capitals);
     try {
         await ctx.report.check(`13. githubOrg "${capitals}" (GitHub's login is "${org}") is refused by the preview, naming the exact login, before any change`, async () => {
+            const calls = ctx.github.calls().length;
             const preview = await onStack(ctx, "preview");
             const text = preview.stdout + preview.stderr;
+            const writes = ctx.github.calls().slice(calls).filter((call) => call.method !== "GET" && !call.path.endsWith("graphql"));
+            expectThat(writes.length === 0, `GitHub was written to: ${writes.map((call) => `${call.method} ${call.path}`).join(", ")}`);
             expectThat(preview.status !== 0, "the preview accepted an org in other capitals");
             const line = text.split("\n").find((l) => l.includes(`platform-auth:githubOrg: is "${capitals}", but GitHub spells the org "${org}"`));
             expectThat(line !== undefined, text);

@@ -1,4 +1,4 @@
-// Step 14 (on an Enterprise Server): names Dex would misread. Dex reads its
+// Step 15 (on an Enterprise Server): names Dex would misread. Dex reads its
 // config as YAML 1.1, where an unquoted on, yes or 0b1 is a boolean or a
 // number and Dex refuses to start. An org named "yes" with teams named after
 // every such word, on a second GitHub stand-in, and a second Dex started from
@@ -32,7 +32,7 @@ export interface YamlNamesTools {
 }
 
 export async function yamlNamesStep(ctx: EngineContext, mode: ModeContext, tools: YamlNamesTools): Promise<void> {
-    await mode.report.check(`14. Dex starts with org "${ORG}" and teams named ${YAML_TRAPS.join(", ")}, as the program writes them, and its groups claim carries every name unchanged`, async () => {
+    await mode.report.check(`15. Dex starts with org "${ORG}" and teams named ${YAML_TRAPS.join(", ")}, as the program writes them, and its groups claim carries every name unchanged`, async () => {
         const deployed = deployedDex(ctx);
         const domain = new URL(mode.outputs.issuerUrl).hostname.replace(/^dex\./, "");
         // The deployed Dex has dex.<domain>:443; this one takes another port of the same name.

@@ -4,7 +4,7 @@
 // start from a given one), apply patches with configpatcher, validate the
 // result for a metal node, and print it. The tests and the e2e suite read
 // patches merged here rather than their own guess of Talos's merge rules.
-// Built once per Talos minor (e2e/tools/build.sh talos), so this source must
+// Built once per Talos minor (lab/tools/build.sh talos), so this source must
 // compile against every machinery version listed there.
 //
 // Usage: talos-patch (--talos-version V [--secrets FILE] | --config FILE) [PATCH...]

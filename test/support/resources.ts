@@ -1,5 +1,5 @@
-// Reading what the mock engine recorded: find resources, and see through the
-// secret wrapper Pulumi puts around secret inputs.
+// Reading what the mock engine recorded (lab/stack.ts): find resources by
+// kind and name, and Dex's config among them.
 import { readDexConfig, type DexConfigFile } from "../../dex/read";
 import { reveal, type RecordedResource } from "../../lab/stack";
 
