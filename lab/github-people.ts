@@ -64,5 +64,9 @@ export const PEOPLE = [ned, nedMixed, paige, rita, olive, oscar, mallory];
 /** Who the e2e's stack config puts in the allowed team, besides the stack file's members. */
 export const ALLOWED_TEAM_MEMBERS = [ned, nedMixed, paige, rita, olive];
 
-/** Org and team names GitHub allows that YAML 1.1, or go-yaml under Dex, reads as booleans, nulls or numbers when unquoted. */
-export const YAML_TRAPS = ["on", "yes", "no", "y", "n", "off", "null", "true", "1_000", "0b1", "0x1f", "1e3", "012", "0o12"];
+/**
+ * Names that YAML 1.1, or go-yaml under Dex, reads as booleans, nulls or
+ * numbers when unquoted: GitHub allows each as a team slug or an org login,
+ * but for `~` and `.inf`, which the writer must keep all the same.
+ */
+export const YAML_TRAPS = ["on", "yes", "no", "y", "n", "off", "null", "~", "true", "1_000", "0b1", "0x1f", "1e3", "012", ".inf", "0o12"];

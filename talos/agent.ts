@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { apiServerArgs, applyChange, DIFFERS, migrationRefusal, ownership, patchText, readLiveConfig, REFUSAL, revertChange, specOf, type NodeChange, type OwnedSettings, type Ownership } from "./compose.ts";
-import { apiServerMetrics, gate, restarted, waitFor, type GateEnv } from "./gate.ts";
+import { apiServerMetrics, gate, gatePrerequisite, restarted, waitFor, type GateEnv } from "./gate.ts";
 
 /** The lines an apply ends with; the next apply reads them back to revert nodes that left the list, and what it owned then. */
 const APPLIED_LINE = "talos-nodes: ";
@@ -45,14 +45,17 @@ function lastApplied(prefix: string): string | undefined {
 }
 
 function run(command: string, args: string[]): string {
-    const result = spawnSync(command, args, { encoding: "utf8" });
+    // A machine config with inline manifests runs past spawnSync's 1 MiB default.
+    const result = spawnSync(command, args, { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 });
     if (result.error) throw new Error(`${command}: ${result.error.message}`);
     if (result.status !== 0) throw new Error(`${command} ${args.slice(0, 4).join(" ")} failed: ${result.stderr.trim()}`);
     return result.stdout;
 }
 
 function readNode(node: string) {
-    const text = run("talosctl", ["--nodes", node, "get", "machineconfig", "-o", "yaml"]);
+    // The running config by its ID: `get machineconfig` also lists `persistent`, which any apply or
+    // patch writes, a staged one too, and which sorts first.
+    const text = run("talosctl", ["--nodes", node, "get", "machineconfig", "v1alpha1", "-o", "yaml"]);
     return { text, live: readLiveConfig(text) };
 }
 
@@ -70,12 +73,14 @@ function say(line: string): void {
     process.stdout.write(`talos: ${line}\n`);
 }
 
-/** Before the Command (and in every preview): refuse an unconfirmed migration, and say what else each node holds. */
-function inspect(env: Env): void {
+/** Before the Command (and in every preview): refuse an unconfirmed migration or a gate that could never pass, and say what else each node holds. */
+async function inspect(env: Env): Promise<void> {
     for (const node of env.nodes) {
         const { live } = readNode(node);
         const refusal = migrationRefusal(node, live, env.owned);
         if (refusal) throw new Refusal("talosMigration", refusal);
+        const unreachable = await gatePrerequisite(env, node, securePort(live));
+        if (unreachable) throw new Refusal("talosNodes", unreachable);
         const change = applyChange(live, env.owned);
         if (change.kept.length > 0) say(`node ${node}: keeps ${change.kept.join("; ")}`);
         if (change.removed.length > 0) say(`node ${node}: removes what the stack does not set: ${change.removed.join("; ")}`);

@@ -47,6 +47,29 @@ export async function gate(env: GateEnv, node: string, port: number, ca: string 
 
 export interface Metrics {
     series(name: string, labels?: Record<string, string>): number | undefined;
+    /** A label of the first series with this name (kubernetes_build_info's git_version). */
+    label(name: string, label: string): string | undefined;
+}
+
+/** The first Kubernetes minor whose apiserver reports its JWKS fetches, which the gate reads. */
+export const FIRST_MINOR_WITH_JWKS_METRIC = 35;
+
+/**
+ * Why the gate could never pass on `node`, asked before any node is touched:
+ * its apiserver's /metrics unreadable with the stack's context, or a
+ * Kubernetes older than the JWKS fetch metric. Undefined when it can pass.
+ */
+export async function gatePrerequisite(env: GateEnv, node: string, port: number): Promise<string | undefined> {
+    const metrics = await apiServerMetrics(env, node, port);
+    if (metrics === undefined) {
+        return `node ${node}: its apiserver's /metrics cannot be read with kubernetes:context ${env.context} (${lastMetricsError}), and the rollout's gate reads it there; let the context's user read it (the group system:monitoring, or a ClusterRole with get on the nonResourceURL /metrics), or check that the node's apiserver answers on port ${port}`;
+    }
+    const version = metrics.label("kubernetes_build_info", "git_version");
+    const minor = Number(/^v1\.(\d+)\./.exec(version ?? "")?.[1]);
+    if (!(minor >= FIRST_MINOR_WITH_JWKS_METRIC)) {
+        return `node ${node}: its apiserver runs Kubernetes ${version ?? "of unknown version"}, and the rollout's gate needs 1.${FIRST_MINOR_WITH_JWKS_METRIC} or newer (its JWKS fetch metric); upgrade the node's Kubernetes first (talosctl upgrade-k8s)`;
+    }
+    return undefined;
 }
 
 /** The node's own apiserver's metrics (never the cluster endpoint's), or undefined while it does not answer. */
@@ -67,11 +90,14 @@ let lastMetricsError = "";
 /** Prometheus text: the value of the first series with this name and these labels. */
 function parseMetrics(text: string): Metrics {
     const lines = text.split("\n").filter((l) => l && !l.startsWith("#"));
+    const first = (name: string, labels: Record<string, string> = {}) =>
+        lines.find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
     return {
         series(name, labels = {}) {
-            const line = lines.find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
+            const line = first(name, labels);
             return line === undefined ? undefined : Number(line.split(" ").pop());
         },
+        label: (name, label) => new RegExp(`[{,]${label}="([^"]*)"`).exec(first(name) ?? "")?.[1],
     };
 }
 

@@ -3,9 +3,10 @@
 // yaml` shows it, logs every change it is asked for, and, given the
 // talos-patch tool (talos/machinery), applies each patch call to the node's
 // config with Talos's own library, so a test sees what the node would hold.
-// With `apiServers`, a kubectl stand-in answers for each node's apiserver
-// metrics: restarted at every look, and fetching the issuer's keys, except on
-// the nodes listed as unable to.
+// A kubectl stand-in answers for each node's apiserver metrics, so that no
+// test ever reaches a real address: its version, restarted at every look,
+// and, with `apiServers.issuerHash`, fetching the issuer's keys, except on
+// the nodes listed as unable to; nodes listed as forbidden refuse the read.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,13 +23,17 @@ export interface StandInRun {
 }
 
 export interface ApiServers {
-    /** sha256:<hex> of the issuer URL, as the apiserver labels its JWKS metrics. */
-    issuerHash: string;
+    /** sha256:<hex> of the issuer URL, as the apiserver labels its JWKS metrics; without it, no key is ever fetched. */
+    issuerHash?: string;
     /** Nodes whose apiserver never fetches the issuer's keys. */
     unreachableFrom?: string[];
+    /** The apiservers' Kubernetes version (kubernetes_build_info); v1.36.3 unless given. */
+    version?: string;
+    /** Nodes whose /metrics the stack's context may not read. */
+    forbidden?: string[];
 }
 
-export function runWithStandIn(script: string, env: Record<string, string>, configs: Record<string, string>, patcher = "", apiServers?: ApiServers): StandInRun {
+export function runWithStandIn(script: string, env: Record<string, string>, configs: Record<string, string>, patcher = "", apiServers: ApiServers = {}): StandInRun {
     const dir = mkdtempSync(join(tmpdir(), "talosctl-stand-in-"));
     const nodes = Object.keys(configs);
     nodes.forEach((node) => writeFileSync(join(dir, `live-${node}.yaml`), configs[node]));
@@ -55,26 +60,28 @@ export function runWithStandIn(script: string, env: Record<string, string>, conf
         ].join("\n"),
         { mode: 0o755 },
     );
-    if (apiServers) {
-        const unreachable = (apiServers.unreachableFrom ?? []).join(" ");
-        writeFileSync(
-            join(dir, "kubectl"),
-            [
-                "#!/bin/sh",
-                'server=""; prev=""',
-                'for a in "$@"; do [ "$prev" = --server ] && server=$a; prev=$a; done',
-                'node=${server#https://}; node=${node%:*}',
-                'case "$*" in',
-                `  *"config view"*) echo '{"clusters":[{"cluster":{}}]}' ;;`,
-                `  *"get --raw /metrics"*)`,
-                "    now=$(date +%s.%N)",
-                '    echo "process_start_time_seconds $now"',
-                `    case " ${unreachable} " in *" $node "*) ;; *) printf '%s{apiserver_id_hash="sha256:0",jwt_issuer_hash="%s",result="success"} %s\\n' apiserver_authentication_jwt_authenticator_jwks_fetch_last_timestamp_seconds "${apiServers.issuerHash}" "$now" ;; esac ;;`,
-                "esac",
-            ].join("\n"),
-            { mode: 0o755 },
-        );
-    }
+    const listed = (nodes?: string[]) => (nodes ?? []).join(" ");
+    writeFileSync(
+        join(dir, "kubectl"),
+        [
+            "#!/bin/sh",
+            'server=""; prev=""',
+            'for a in "$@"; do [ "$prev" = --server ] && server=$a; prev=$a; done',
+            'node=${server#https://}; node=${node%:*}',
+            'case "$*" in',
+            `  *"config view"*) echo '{"clusters":[{"cluster":{}}]}' ;;`,
+            `  *"get --raw /metrics"*)`,
+            `    case " ${listed(apiServers.forbidden)} " in *" $node "*) echo 'Error from server (Forbidden): forbidden: User "ci" cannot get path "/metrics"' >&2; exit 1 ;; esac`,
+            "    now=$(date +%s.%N)",
+            `    echo 'kubernetes_build_info{build_date="",compiler="gc",git_version="${apiServers.version ?? "v1.36.3"}",major="1",minor="36"} 1'`,
+            '    echo "process_start_time_seconds $now"',
+            ...(apiServers.issuerHash
+                ? [`    case " ${listed(apiServers.unreachableFrom)} " in *" $node "*) ;; *) printf '%s{apiserver_id_hash="sha256:0",jwt_issuer_hash="%s",result="success"} %s\\n' apiserver_authentication_jwt_authenticator_jwks_fetch_last_timestamp_seconds "${apiServers.issuerHash}" "$now" ;; esac ;;`]
+                : ["    ;;"]),
+            "esac",
+        ].join("\n"),
+        { mode: 0o755 },
+    );
     try {
         // From the project directory (dist/talos/..), where the engine runs the agent too.
         const result = spawnSync("/bin/sh", ["-c", script], { cwd: join(__dirname, "..", ".."), env: { ...env, PATH: `${dir}:${process.env.PATH}` }, encoding: "utf8" });
