@@ -16,8 +16,8 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { apiServerArgs, applyChange, DIFFERS, migrationRefusal, ownership, patchText, readLiveConfig, REFUSAL, revertChange, specOf, type NodeChange, type OwnedSettings, type Ownership } from "./compose.ts";
-import { apiServerMetrics, gate, gatePrerequisite, restarted, waitFor, type GateEnv } from "./gate.ts";
+import { applyChange, DIFFERS, migrationRefusal, ownership, patchText, readLiveConfig, REFUSAL, revertChange, specOf, type NodeChange, type OwnedSettings, type Ownership } from "./compose.ts";
+import { apiServerMetrics, apiServerPort, gate, gatePrerequisite, restarted, waitFor, type GateEnv } from "./gate.ts";
 
 /** The lines an apply ends with; the next apply reads them back to revert nodes that left the list, and what it owned then. */
 const APPLIED_LINE = "talos-nodes: ";
@@ -79,7 +79,7 @@ async function inspect(env: Env): Promise<void> {
         const { live } = readNode(node);
         const refusal = migrationRefusal(node, live, env.owned);
         if (refusal) throw new Refusal("talosMigration", refusal);
-        const unreachable = await gatePrerequisite(env, node, securePort(live));
+        const unreachable = await gatePrerequisite(env, node, apiServerPort(live));
         if (unreachable) throw new Refusal("talosNodes", unreachable);
         const change = applyChange(live, env.owned);
         if (change.kept.length > 0) say(`node ${node}: keeps ${change.kept.join("; ")}`);
@@ -113,7 +113,7 @@ async function applyNode(env: Env, node: string): Promise<void> {
     if (refusal) throw new Refusal("talosMigration", refusal);
     const change = applyChange(live, env.owned);
     if (change.patches.length === 0) return say(`node ${node}: has the settings, unchanged`);
-    const port = securePort(live);
+    const port = apiServerPort(live);
     const before = await apiServerMetrics(env, node, port);
     say(`node ${node}: ${change.changes.join("; ")}`);
     try {
@@ -147,7 +147,7 @@ async function revertNode(env: Env, node: string): Promise<void> {
     const { live } = readNode(node);
     const change = revertChange(live, env.owned);
     if (change.patches.length === 0) return;
-    const port = securePort(live);
+    const port = apiServerPort(live);
     const before = await apiServerMetrics(env, node, port);
     patchNode(node, change);
     say(`node ${node}: ${change.changes.join("; ")}`);
@@ -187,10 +187,6 @@ function clusterCa(env: Env): string | undefined {
     const view = JSON.parse(run("kubectl", ["config", "view", "--raw", "--minify", "--flatten", "--context", env.context, "-o", "json"]));
     const data = view.clusters?.[0]?.cluster?.["certificate-authority-data"];
     return data ? Buffer.from(data, "base64").toString() : undefined;
-}
-
-function securePort(live: Record<string, unknown>[]): number {
-    return Number(apiServerArgs(live)["secure-port"] ?? 6443);
 }
 
 /** The machine config exactly as `talosctl get machineconfig -o yaml` shows it in `spec`. */

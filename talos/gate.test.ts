@@ -7,6 +7,7 @@ import { expect } from "chai";
 import { parseTalosVersion } from "../config/fields";
 import { oidcContract } from "../contract/contract";
 import { REFUSAL } from "./compose";
+import { apiServerPort } from "./gate";
 import { AGENT } from "./inspect";
 import { ownedSettings } from "./plan";
 import { runWithStandIn } from "./talosctl-stand-in";
@@ -33,5 +34,15 @@ describe("the node agent's gate prerequisites", () => {
     it("passes a node on Kubernetes 1.35 whose /metrics the context reads", () => {
         const run = inspect({ version: "v1.35.0" });
         expect([run.exitCode, run.stdout.includes(REFUSAL)], run.stdout + run.stderr).to.deep.equal([0, false]);
+    });
+
+    it("reaches each node's apiserver on the port Talos gives it: the 1.14 document's apiPort, else localAPIServerPort, 6443 by default, an explicit secure-port first", () => {
+        const machine = (cluster: Record<string, unknown>) => ({ version: "v1alpha1", machine: { type: "controlplane" }, cluster });
+        expect(apiServerPort([machine({})])).to.equal(6443);
+        expect(apiServerPort([machine({ controlPlane: { localAPIServerPort: 7443 } })])).to.equal(7443);
+        // With the document, Talos reads the port from it alone.
+        expect(apiServerPort([machine({ controlPlane: { localAPIServerPort: 7443 } }), { apiVersion: "v1alpha1", kind: "KubeAPIServerConfig", apiPort: 8443 }])).to.equal(8443);
+        expect(apiServerPort([machine({ controlPlane: { localAPIServerPort: 7443 } }), { apiVersion: "v1alpha1", kind: "KubeAPIServerConfig" }])).to.equal(6443);
+        expect(apiServerPort([machine({ apiServer: { extraArgs: { "secure-port": "9443" } }, controlPlane: { localAPIServerPort: 7443 } })])).to.equal(9443);
     });
 });

@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { request } from "node:https";
 import { isIP } from "node:net";
-import type { OwnedSettings } from "./compose.ts";
+import { apiServerArgs, type OwnedSettings } from "./compose.ts";
 
 const JWKS_FETCH = "apiserver_authentication_jwt_authenticator_jwks_fetch_last_timestamp_seconds";
 const START_TIME = "process_start_time_seconds";
@@ -49,6 +49,20 @@ export interface Metrics {
     series(name: string, labels?: Record<string, string>): number | undefined;
     /** A label of the first series with this name (kubernetes_build_info's git_version). */
     label(name: string, label: string): string | undefined;
+}
+
+/**
+ * The port of a node's own apiserver, as Talos starts it: the
+ * KubeAPIServerConfig document's `apiPort` where the config has one (≥1.14),
+ * else `.cluster.controlPlane.localAPIServerPort`, 6443 by default (Talos's
+ * `APIPort()`); a `secure-port` in extraArgs wins.
+ */
+export function apiServerPort(live: Record<string, unknown>[]): number {
+    const explicit = apiServerArgs(live)["secure-port"];
+    if (explicit !== undefined) return Number(explicit);
+    const document = live.find((doc) => doc.kind === "KubeAPIServerConfig") as { apiPort?: number } | undefined;
+    const machine = live.find((doc) => doc.version === "v1alpha1") as { cluster?: { controlPlane?: { localAPIServerPort?: number } } } | undefined;
+    return Number((document ? document.apiPort : machine?.cluster?.controlPlane?.localAPIServerPort) || 6443);
 }
 
 /** The first Kubernetes minor whose apiserver reports its JWKS fetches, which the gate reads. */
