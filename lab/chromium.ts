@@ -15,8 +15,6 @@ import { start, stop, waitFor } from "./processes";
 export const CHROMIUM = "/usr/lib/chromium/chromium";
 
 export interface Chromium extends Browser {
-    /** Where the screenshots of every page go. */
-    shots: string;
     close(): Promise<void>;
 }
 
@@ -51,7 +49,6 @@ export async function startChromium(dir: string, caPems: string[], shots: string
     return {
         command,
         dir,
-        shots,
         env,
         commandFor: (person, away) => {
             if (away) throw new Error("Chromium is for a person at the browser; use the HTTP stand-in for nobody there");

@@ -25,8 +25,7 @@ export interface DexRuntime {
 }
 
 /** The deployed config text with storage, web and telemetry replaced, every other scalar as written. */
-function e2eDexConfig(configYaml: string, runtime: DexRuntime, telemetryPort: number): string {
-    const produced = readDexConfig(configYaml);
+function e2eDexConfig(configYaml: string, produced: DexConfigFile, runtime: DexRuntime, telemetryPort: number): string {
     const [connector, ...others] = produced.connectors;
     if (connector?.type !== "github" || others.length > 0) throw new Error("expected exactly one GitHub connector in the program's Dex config");
     if (produced.storage?.type !== "kubernetes" || produced.storage.config?.inCluster !== true) throw new Error("expected in-cluster Kubernetes storage in the program's Dex config");
@@ -55,23 +54,25 @@ export async function runDex(dexBinary: string, configYaml: string, runtime: Dex
         mkdirSync(dirname(path), { recursive: true });
         writeFileSync(path, content);
     }
-    let current = await startDex(dexBinary, configYaml, runtime, runDir, caPem, label);
+    const config = readDexConfig(configYaml);
+    const begin = (name: string) => startDex(dexBinary, configYaml, config, runtime, runDir, caPem, name);
+    let current = await begin(label);
     return {
         async restart(again) {
             await stop(current);
-            current = await startDex(dexBinary, configYaml, runtime, runDir, caPem, again);
+            current = await begin(again);
         },
         stop: () => stop(current),
         log: () => readFileSync(current.logFile, "utf8"),
-        config: readDexConfig(configYaml),
+        config,
     };
 }
 
 /** Starts Dex and waits for its discovery document (its CRDs are the program's: Dex only checks for them). */
-async function startDex(dexBinary: string, configYaml: string, runtime: DexRuntime, runDir: string, caPem: string, label: string): Promise<Service> {
+async function startDex(dexBinary: string, configYaml: string, produced: DexConfigFile, runtime: DexRuntime, runDir: string, caPem: string, label: string): Promise<Service> {
     const configFile = join(runDir, `${label}.yaml`);
-    writeFileSync(configFile, e2eDexConfig(configYaml, runtime, await freePort()));
-    const discovery = `${readDexConfig(configYaml).issuer}/.well-known/openid-configuration`;
+    writeFileSync(configFile, e2eDexConfig(configYaml, produced, runtime, await freePort()));
+    const discovery = `${produced.issuer}/.well-known/openid-configuration`;
     const dex = start(label, dexBinary, ["serve", configFile], runDir, { ...process.env, ...runtime.trust, ...runtime.env });
     await waitFor(`${label} discovery at ${discovery}`, async () => ((await httpsStatus(discovery, caPem)) === 200 ? true : undefined), 60_000, dex);
     return dex;

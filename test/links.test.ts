@@ -7,8 +7,7 @@
 import { expect } from "chai";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, posix } from "node:path";
-
-const REPO_ROOT = join(__dirname, "..", "..");
+import { REPO_ROOT } from "../lab/stack-file";
 const README_MAX_LINES = 250;
 
 /** What the checker may ask of the repository: repo-relative, "/"-separated paths. */
